@@ -1,0 +1,48 @@
+#include "base/run_program.h"
+
+#include <csignal>
+#include <exception>
+
+#include "base/exit_codes.h"
+#include "base/log.h"
+
+namespace qmail {
+
+namespace {
+void common_setup(const char* name) {
+  log::set_program(name);
+  // A closed pipe is a write error we report, not a silent death.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+}  // namespace
+
+int run_program(const char* name, int argc, char** argv, StatusMain body) {
+  common_setup(name);
+  try {
+    Status s = body(std::span<char*>(argv, static_cast<std::size_t>(argc)));
+    if (s.is_ok()) return exitcode::kOk;
+    log::fatal(s.message());
+    return s.is_perm() ? exitcode::kPerm : exitcode::kTemp;
+  } catch (const std::exception& e) {
+    log::fatal(std::string("unexpected: ") + e.what());
+    return exitcode::kTemp;
+  } catch (...) {
+    log::fatal("unexpected exception");
+    return exitcode::kTemp;
+  }
+}
+
+int run_program(const char* name, int argc, char** argv, IntMain body, int oom_code) {
+  common_setup(name);
+  try {
+    return body(std::span<char*>(argv, static_cast<std::size_t>(argc)));
+  } catch (const std::exception& e) {
+    log::fatal(std::string("unexpected: ") + e.what());
+    return oom_code;
+  } catch (...) {
+    log::fatal("unexpected exception");
+    return oom_code;
+  }
+}
+
+}  // namespace qmail

@@ -1,0 +1,157 @@
+#include "fs/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "io/io.h"
+
+namespace qmail::fs {
+
+namespace {
+Result<Fd> do_open(const std::string& path, int flags, mode_t mode, const char* what) {
+  for (;;) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd >= 0) return Fd(fd);
+    if (errno == EINTR) continue;
+    return Status::temp_errno(std::string(what) + " " + path);
+  }
+}
+}  // namespace
+
+Result<Fd> open_read(const std::string& path) {
+  return do_open(path, O_RDONLY, 0, "unable to open");
+}
+Result<Fd> open_excl(const std::string& path, mode_t mode) {
+  return do_open(path, O_WRONLY | O_CREAT | O_EXCL, mode, "unable to create");
+}
+Result<Fd> open_append(const std::string& path, mode_t mode) {
+  return do_open(path, O_WRONLY | O_CREAT | O_APPEND, mode, "unable to open");
+}
+Result<Fd> open_trunc(const std::string& path, mode_t mode) {
+  return do_open(path, O_WRONLY | O_CREAT | O_TRUNC, mode, "unable to open");
+}
+Result<Fd> open_rw(const std::string& path) {
+  return do_open(path, O_RDWR, 0, "unable to open");
+}
+Result<Fd> open_dir(const std::string& path) {
+  return do_open(path, O_RDONLY | O_DIRECTORY, 0, "unable to open directory");
+}
+
+Status fsync(int fd) {
+  if (::fsync(fd) != 0) return Status::temp_errno("fsync");
+  return Status::ok();
+}
+
+bool dirsync_disabled() {
+  static const bool disabled = ::getuid() == ::geteuid() && ::getgid() == ::getegid() &&
+                               std::getenv("QMAIL_TEST_UNSAFE_NO_DIRSYNC") != nullptr;
+  return disabled;
+}
+
+Status fsync_dir(const std::string& path) {
+  if (dirsync_disabled()) return Status::ok();
+  QMAIL_ASSIGN_OR_RETURN(Fd fd, open_dir(path));
+  if (::fsync(fd.get()) != 0) return Status::temp_errno("fsync directory " + path);
+  return Status::ok();
+}
+
+Status link(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) != 0)
+    return Status::temp_errno("unable to link " + from + " to " + to);
+  return Status::ok();
+}
+
+Status rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return Status::temp_errno("unable to rename " + from + " to " + to);
+  return Status::ok();
+}
+
+Status unlink(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Status::temp_errno("unable to unlink " + path);
+  return Status::ok();
+}
+
+Status mkdir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return Status::temp_errno("unable to create directory " + path);
+  return Status::ok();
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Result<struct stat> stat(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::temp_errno("unable to stat " + path);
+  return st;
+}
+
+Result<struct stat> lstat(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Status::temp_errno("unable to stat " + path);
+  return st;
+}
+
+Result<std::string> read_file(const std::string& path, std::size_t limit) {
+  QMAIL_ASSIGN_OR_RETURN(Fd fd, open_read(path));
+  auto r = io::read_all(fd.get(), limit);
+  if (!r.is_ok()) {
+    if (r.status().is_perm()) return Status::perm(path + " is too long");
+    return Status::temp(path + ": " + r.status().message());
+  }
+  return r;
+}
+
+std::string dirname(std::string_view path) {
+  auto pos = path.rfind('/');
+  if (pos == std::string_view::npos) return ".";
+  if (pos == 0) return "/";
+  return std::string(path.substr(0, pos));
+}
+
+Status write_file_durable(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    QMAIL_ASSIGN_OR_RETURN(Fd fd, do_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode,
+                                          "unable to create"));
+    Status s = io::write_all(fd.get(), data);
+    if (s.is_ok()) s = fsync(fd);
+    if (!s.is_ok()) {
+      (void)unlink(tmp);
+      return s;
+    }
+  }
+  // Crash before the rename leaves only the temporary file; after it, the
+  // new content is complete because it was fsynced first.
+  Status s = rename(tmp, path);
+  if (!s.is_ok()) {
+    (void)unlink(tmp);
+    return s;
+  }
+  return fsync_dir(dirname(path));
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return Status::temp_errno("unable to read directory " + path);
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return Status::temp_errno("unable to read directory " + path, err);
+  return names;
+}
+
+}  // namespace qmail::fs

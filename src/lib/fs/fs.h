@@ -1,0 +1,62 @@
+// File-system operations with durability in mind. Durability is a matter
+// of order: write, fsync the file, then link or rename, then fsync the
+// directory, and only then acknowledge. Every descriptor is O_CLOEXEC.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "io/fd.h"
+
+namespace qmail::fs {
+
+// open(2) wrappers. Errors are temp with errno (use status.err() to tell
+// ENOENT etc. apart).
+Result<Fd> open_read(const std::string& path);
+Result<Fd> open_excl(const std::string& path, mode_t mode = 0644);  // O_CREAT|O_EXCL|O_WRONLY
+Result<Fd> open_append(const std::string& path, mode_t mode = 0600);  // O_CREAT|O_APPEND|O_WRONLY
+Result<Fd> open_trunc(const std::string& path, mode_t mode = 0644);
+Result<Fd> open_rw(const std::string& path);  // existing file, O_RDWR
+Result<Fd> open_dir(const std::string& path);  // O_RDONLY|O_DIRECTORY
+
+Status fsync(int fd);
+inline Status fsync(const Fd& fd) { return fsync(fd.get()); }
+// fsyncs a directory so that links, renames and unlinks in it are durable.
+// (Disabled only by the test switch below, to prove the tests can fail.)
+Status fsync_dir(const std::string& path);
+// Test-only: when the environment variable QMAIL_TEST_UNSAFE_NO_DIRSYNC is
+// set in a process that is neither setuid nor setgid, fsync_dir does
+// nothing. The power-cut test uses it to show that it detects the loss.
+bool dirsync_disabled();
+
+Status link(const std::string& from, const std::string& to);
+Status rename(const std::string& from, const std::string& to);
+Status unlink(const std::string& path);        // ENOENT is not an error
+Status mkdir(const std::string& path, mode_t mode);  // EEXIST is not an error
+
+bool exists(const std::string& path);
+Result<struct stat> stat(const std::string& path);
+Result<struct stat> lstat(const std::string& path);
+
+// Reads a whole file of at most `limit` bytes. Errors: temp with errno
+// (ENOENT included: callers that treat absence as normal check err()),
+// perm "too long".
+Result<std::string> read_file(const std::string& path, std::size_t limit);
+
+// Writes `data` to `path` durably: a temporary file beside it, fsync,
+// rename over `path`, fsync the directory.
+Status write_file_durable(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+// Names in a directory other than "." and "..", unsorted.
+Result<std::vector<std::string>> list_dir(const std::string& path);
+
+// The directory part of a path ("." if none).
+std::string dirname(std::string_view path);
+
+}  // namespace qmail::fs

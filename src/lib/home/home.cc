@@ -1,0 +1,155 @@
+#include "home/home.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+
+#include "base/strings.h"
+#include "fs/fs.h"
+
+#ifndef QMAIL_DEFAULT_HOME
+#define QMAIL_DEFAULT_HOME "/var/qmail"
+#endif
+
+namespace qmail::home {
+
+const char* compiled_default() { return QMAIL_DEFAULT_HOME; }
+
+bool is_setugid() { return ::getuid() != ::geteuid() || ::getgid() != ::getegid(); }
+
+const std::string& dir() {
+  static const std::string d = [] {
+    if (!is_setugid()) {
+      const char* e = std::getenv("QMAILHOME");
+      if (e && *e) return std::string(e);
+    }
+    return std::string(QMAIL_DEFAULT_HOME);
+  }();
+  return d;
+}
+
+std::string path(std::string_view rel) {
+  std::string p = dir();
+  p += '/';
+  p += rel;
+  return p;
+}
+
+Result<Ids> load_ids() {
+  std::map<std::string, std::pair<long, long>, std::less<>> file;
+  auto content = fs::read_file(path("users/ids"), 1 << 20);
+  if (content.is_ok()) {
+    for (auto line : str::split(*content, '\n')) {
+      auto f = str::split(line, ':');
+      if (f.size() < 3) continue;
+      auto u = str::parse_uint(f[1], 0x7fffffff);
+      auto g = str::parse_uint(f[2], 0x7fffffff);
+      if (!u || !g) return Status::temp("bad line in users/ids");
+      file[std::string(f[0])] = {static_cast<long>(*u), static_cast<long>(*g)};
+    }
+  } else if (content.status().err() != ENOENT) {
+    return Status::temp(content.status().message());
+  }
+  bool root = ::geteuid() == 0 || ::getuid() == 0;
+  bool missing = false;
+  auto uid = [&](const char* name) -> uid_t {
+    if (auto it = file.find(name); it != file.end()) return static_cast<uid_t>(it->second.first);
+    if (struct passwd* pw = ::getpwnam(name)) return pw->pw_uid;
+    if (!root) return ::getuid();
+    missing = true;
+    return 0;
+  };
+  auto gid = [&](const char* name) -> gid_t {
+    if (auto it = file.find(name); it != file.end()) return static_cast<gid_t>(it->second.second);
+    if (struct group* gr = ::getgrnam(name)) return gr->gr_gid;
+    if (!root) return ::getgid();
+    missing = true;
+    return 0;
+  };
+  Ids ids{};
+  ids.alias = uid("alias");
+  ids.qmaild = uid("qmaild");
+  ids.qmaill = uid("qmaill");
+  ids.qmailp = uid("qmailp");
+  ids.qmailq = uid("qmailq");
+  ids.qmailr = uid("qmailr");
+  ids.qmails = uid("qmails");
+  ids.root = 0;
+  ids.qmail = gid("qmail");
+  ids.nofiles = gid("nofiles");
+  if (missing) return Status::temp("qmail users are missing: run qmail-setup (#4.3.0)");
+  ids.single_user = ids.qmailq == ids.qmails && ids.qmails == ids.alias;
+  return ids;
+}
+
+}  // namespace qmail::home
+
+namespace qmail::control {
+
+namespace {
+std::string strip_trailing(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+Result<std::optional<std::string>> read_raw(std::string_view name) {
+  auto r = fs::read_file(home::path("control/" + std::string(name)), kMaxControlFile);
+  if (!r.is_ok()) {
+    if (r.status().err() == ENOENT) return std::optional<std::string>();
+    return Status::temp("unable to read control/" + std::string(name) + ": " +
+                        r.status().message() + " (#4.3.0)");
+  }
+  return std::optional<std::string>(std::move(*r));
+}
+}  // namespace
+
+Result<std::optional<std::string>> read_line(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto raw, read_raw(name));
+  if (!raw) return std::optional<std::string>();
+  std::string_view s(*raw);
+  s = s.substr(0, s.find('\n'));
+  return std::optional<std::string>(strip_trailing(s));
+}
+
+Result<std::string> read_line_or(std::string_view name, std::string_view def) {
+  QMAIL_ASSIGN_OR_RETURN(auto v, read_line(name));
+  if (!v || v->empty()) return std::string(def);
+  return *v;
+}
+
+Result<std::vector<std::string>> read_lines(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto raw, read_raw(name));
+  std::vector<std::string> out;
+  if (!raw) return out;
+  for (auto line : str::split(*raw, '\n')) {
+    std::string l = strip_trailing(line);
+    if (l.empty() || l[0] == '#') continue;
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<std::uint64_t> read_uint(std::string_view name, std::uint64_t def) {
+  QMAIL_ASSIGN_OR_RETURN(auto v, read_line(name));
+  if (!v || v->empty()) return def;
+  auto n = str::parse_uint(str::trim(*v));
+  if (!n) return Status::temp("control/" + std::string(name) + " is not a number (#4.3.0)");
+  return *n;
+}
+
+Result<std::optional<std::string>> me() { return read_line("me"); }
+
+Result<std::string> read_line_or_me(std::string_view name, std::string_view fallback) {
+  QMAIL_ASSIGN_OR_RETURN(auto v, read_line(name));
+  if (v && !v->empty()) return *v;
+  QMAIL_ASSIGN_OR_RETURN(auto m, me());
+  if (m && !m->empty()) return *m;
+  return std::string(fallback);
+}
+
+}  // namespace qmail::control

@@ -1,0 +1,67 @@
+// Where the qmail home is, and reading its control files
+// (qmail-control(5)).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace qmail::home {
+
+// The home: compiled-in (CMake QMAIL_HOME, default /var/qmail); when the
+// process is neither setuid nor setgid, $QMAILHOME overrides it.
+const std::string& dir();
+// dir() + "/" + rel.
+std::string path(std::string_view rel);
+// The compiled-in default.
+const char* compiled_default();
+// Is this process running setuid or setgid (so the environment is
+// untrusted)?
+bool is_setugid();
+
+}  // namespace qmail::home
+
+namespace qmail::control {
+
+// Control files are at most this long (a generous bound; qmail has none).
+inline constexpr std::size_t kMaxControlFile = 64 * 1024 * 1024;
+
+// qmail-control(5): the first line of control/`name`, with trailing spaces,
+// tabs and CR removed; nullopt if the file does not exist. Errors: temp
+// when the file exists but cannot be read.
+Result<std::optional<std::string>> read_line(std::string_view name);
+// The same with a default for a missing (or empty) file.
+Result<std::string> read_line_or(std::string_view name, std::string_view def);
+// All lines, trailing whitespace stripped, empty lines and lines starting
+// with '#' skipped; an empty vector if missing.
+Result<std::vector<std::string>> read_lines(std::string_view name);
+// A number; `def` if missing. Errors: perm-ish temp "bad number" (a broken
+// control file is an admin error: retrying after the fix helps, so temp).
+Result<std::uint64_t> read_uint(std::string_view name, std::uint64_t def);
+// control/me; nullopt if missing (me has no default).
+Result<std::optional<std::string>> me();
+// The value of `name`, defaulting to control/me, then to `fallback`.
+Result<std::string> read_line_or_me(std::string_view name, std::string_view fallback);
+
+}  // namespace qmail::control
+
+namespace qmail::home {
+
+// The uids and gids the home's programs run under. qmail-setup writes
+// users/ids (lines "name:uid:gid"); in an unprivileged home every entry is
+// the installing user. Missing entries fall back to getpwnam/getgrnam of
+// qmail's names, then (when not root) to the current uid/gid.
+struct Ids {
+  uid_t alias, qmaild, qmaill, qmailp, qmailq, qmailr, qmails, root;
+  gid_t qmail, nofiles;
+  bool single_user;  // every program runs as one user (unprivileged home)
+};
+Result<Ids> load_ids();
+
+}  // namespace qmail::home

@@ -1,0 +1,50 @@
+// Submitting a message to the queue through qmail-queue(8), as every
+// qmail program that queues mail does: qmail-inject, qmail-local (forwards),
+// qmail-send (bounces), qmail-smtpd later.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "io/fd.h"
+
+namespace qmail::queue {
+
+// One run of qmail-queue. start() forks $QMAILQUEUE (honoured unless the
+// process is setuid/setgid) or else HOME/bin/qmail-queue, with the message
+// pipe on its fd 0 and the envelope pipe on its fd 1. put() streams message
+// bytes; finish() closes the message, writes the envelope
+// ("F<sender>\0T<rcpt>\0...\0") and returns qmail-queue's exit code
+// (0 = queued; see exit_codes.h queue_exit for the rest). A Submission
+// destroyed without finish() kills and reaps the child; nothing is queued.
+class Submission {
+ public:
+  static Result<Submission> start();
+  Submission(Submission&&) noexcept;
+  Submission& operator=(Submission&&) noexcept;
+  ~Submission();
+
+  // Errors: temp when qmail-queue went away (its exit code then tells why;
+  // call finish() to get it).
+  Status put(std::string_view bytes);
+  // Copies everything readable from `fd` into the message.
+  Status put_fd(int fd);
+  // Returns qmail-queue's exit code, or a temp error if it could not be
+  // run or died by a signal.
+  Result<int> finish(std::string_view sender, const std::vector<std::string>& recipients);
+
+ private:
+  Submission() = default;
+  pid_t pid_ = -1;
+  Fd message_;
+  Fd envelope_;
+  std::string buf_;
+  bool broken_ = false;
+  Status flush();
+};
+
+}  // namespace qmail::queue

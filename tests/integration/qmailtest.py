@@ -1,0 +1,193 @@
+"""Shared harness for integration tests: a real temporary qmail home made
+by qmail-setup, the real programs, and helpers to wait on events.
+
+Environment (set by ctest): QMAIL_BUILD (build dir with the programs),
+QMAIL_SOURCE (source tree).
+"""
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("QMAIL_BUILD") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "debug")
+SOURCE = os.environ.get("QMAIL_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
+HOSTNAME = "example.test"
+
+
+def wait_for(pred, timeout=30.0, what="condition"):
+    """Polls pred() until true; fails the test with `what` on timeout."""
+    deadline = time.time() + timeout
+    delay = 0.005
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Home:
+    """A fresh qmail home in a temporary directory.
+
+    single_user=True makes an unprivileged home (everything runs as the
+    current user, mailboxes are users/assign entries); as root with
+    single_user=False it is a real root-mode home with qmail's users."""
+
+    def __init__(self, single_user=True, hostname=HOSTNAME, keep=False):
+        self.tmp = tempfile.mkdtemp(prefix="qmail-test-")
+        os.chmod(self.tmp, 0o755)
+        self.dir = os.path.join(self.tmp, "home")
+        self.keep = keep
+        self.send = None
+        self.logfile = os.path.join(self.tmp, "send.log")
+        args = [os.path.join(BUILD, "qmail-setup")]
+        if single_user:
+            args.append("--single-user")
+        args.append(self.dir)
+        subprocess.run(args, check=True, capture_output=True)
+        self.run_ok("config-fast", [hostname])
+
+    # -- paths and running programs
+    def path(self, *rel):
+        return os.path.join(self.dir, *rel)
+
+    def bin(self, prog):
+        return self.path("bin", prog)
+
+    def env(self, **extra):
+        e = dict(os.environ)
+        e["QMAILHOME"] = self.dir
+        for k, v in extra.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return e
+
+    def run(self, prog, args=(), input=b"", env=None, timeout=60, **kw):
+        return subprocess.run([self.bin(prog), *args], input=input,
+                              env=env or self.env(), capture_output=True,
+                              timeout=timeout, **kw)
+
+    def run_ok(self, prog, args=(), input=b"", env=None):
+        p = self.run(prog, args, input=input, env=env)
+        if p.returncode != 0:
+            raise AssertionError("%s %s exited %d: %s" % (
+                prog, " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+        return p
+
+    def control(self, name, text):
+        with open(self.path("control", name), "w") as f:
+            f.write(text)
+
+    # -- mailboxes
+    def add_user(self, name, mbox=False):
+        """Adds a virtual user `name` (users/assign, qmail-newu) whose home
+        is HOME/mailboxes/<name> with a Maildir, and returns that home."""
+        uhome = self.path("mailboxes", name)
+        os.makedirs(uhome, exist_ok=True)
+        if not mbox:
+            self.run_ok("maildirmake", [os.path.join(uhome, "Maildir")])
+        st = os.stat(self.path("users"))
+        ids = self.user_ids()
+        lines = []
+        assign = self.path("users", "assign")
+        if os.path.exists(assign):
+            with open(assign) as f:
+                lines = [l for l in f.read().splitlines() if l and l != "."]
+        lines.append("=%s:%s:%d:%d:%s:::" % (name, ids[0], ids[1], ids[2], uhome))
+        with open(assign, "w") as f:
+            f.write("\n".join(lines) + "\n.\n")
+        self.run_ok("qmail-newu")
+        if os.geteuid() == 0:
+            for root, dirs, files in os.walk(uhome):
+                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                    os.chown(n, ids[1], ids[2])
+        del st
+        return uhome
+
+    def user_ids(self):
+        """(user name, uid, gid) that virtual mailboxes are owned by."""
+        if os.geteuid() == 0 and not self.single_user():
+            pw = pwd.getpwnam("alias")
+            return ("alias", pw.pw_uid, pw.pw_gid)
+        pw = pwd.getpwuid(os.getuid())
+        return (pw.pw_name, os.getuid(), os.getgid())
+
+    def single_user(self):
+        ids = self.path("users", "ids")
+        if not os.path.exists(ids):
+            return os.geteuid() != 0
+        with open(ids) as f:
+            entries = dict((l.split(":")[0], l.split(":")[1]) for l in f if ":" in l)
+        return entries.get("qmailq") == entries.get("alias")
+
+    def maildir(self, user_home, sub="new"):
+        """Names of messages in user_home/Maildir/<sub>."""
+        d = os.path.join(user_home, "Maildir", sub)
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def read_maildir(self, user_home):
+        out = []
+        for n in self.maildir(user_home):
+            with open(os.path.join(user_home, "Maildir", "new", n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    # -- the running system
+    def start(self, defaultdelivery="./Maildir/"):
+        """Starts qmail-start with its log on self.logfile."""
+        log = open(self.logfile, "ab")
+        self.send = subprocess.Popen([self.bin("qmail-start"), defaultdelivery],
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     env=self.env(), cwd="/", start_new_session=True)
+        log.close()
+        wait_for(lambda: "status:" in self.log(), 20, "qmail-send to start")
+
+    def log(self):
+        if not os.path.exists(self.logfile):
+            return ""
+        with open(self.logfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.send and self.send.poll() is None:
+            try:
+                os.killpg(self.send.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.send.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.send.pid, signal.SIGKILL)
+                self.send.wait()
+        self.send = None
+
+    def inject(self, message, args=("-t",), prog="sendmail", env=None):
+        return self.run_ok(prog, list(args), input=message, env=env)
+
+    def queue_files(self, sub):
+        out = []
+        for root, _, files in os.walk(self.path("queue", sub)):
+            out += files
+        return out
+
+    def cleanup(self):
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class HomeTestCase(unittest.TestCase):
+    """A TestCase with a fresh single-user home per test in self.home."""
+    single_user = True
+
+    def setUp(self):
+        self.home = Home(single_user=self.single_user)
+        self.addCleanup(self.home.cleanup)
