@@ -1,6 +1,7 @@
 #include "priv/priv.h"
 
 #include <grp.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <string>
@@ -19,6 +20,11 @@ Status become(uid_t uid, gid_t gid) {
   if (::setresuid(uid, uid, uid) != 0) return Status::temp_errno("setresuid");
   if (uid != 0 && (::setuid(0) == 0 || ::geteuid() == 0))
     return Status::temp("root privileges could be regained (#4.3.0)");
+#if defined(__SANITIZE_ADDRESS__)
+  // Sanitizer builds only: LeakSanitizer needs a dumpable process to stop
+  // its threads at exit; changing uids clears the flag.
+  (void)::prctl(PR_SET_DUMPABLE, 1);
+#endif
   return Status::ok();
 }
 

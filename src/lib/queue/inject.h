@@ -21,6 +21,13 @@ namespace qmail::queue {
 // ("F<sender>\0T<rcpt>\0...\0") and returns qmail-queue's exit code
 // (0 = queued; see exit_codes.h queue_exit for the rest). A Submission
 // destroyed without finish() kills and reaps the child; nothing is queued.
+//
+// Details: the child gets exactly fds 0 (message), 1 (envelope) and 2 (the
+// caller's stderr); every other descriptor is closed, SIGPIPE is reset to
+// default and the signal mask cleared. A child that cannot exec exits 120
+// (qmail's "unable to exec qq"). If writing message or envelope failed but
+// qmail-queue still exited 0, finish() returns 54 (read error), as qmail's
+// qmail_close does. Callers must ignore SIGPIPE (run_program does).
 class Submission {
  public:
   static Result<Submission> start();

@@ -1,0 +1,199 @@
+#include "queue/inject.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "base/exit_codes.h"
+#include "home/home.h"
+#include "io/io.h"
+
+namespace qmail::queue {
+
+namespace {
+
+// Message bytes are gathered up to this size before one write to the pipe.
+inline constexpr std::size_t kBufferSize = 64 * 1024;
+
+// qmail's qmail_open: a child that cannot exec qmail-queue exits 120, which
+// callers report as "unable to exec qq".
+inline constexpr int kExecFailed = 120;
+
+// Runs in the forked child: only async-signal-safe calls until exec.
+[[noreturn]] void exec_child(const char* prog, int msg_fd, int env_fd) {
+  // Move both ends above 2 first, so that dup2 onto 0 and 1 can never
+  // clobber the other one (a caller may have started with fd 0 or 1 closed).
+  int m = ::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3);
+  int e = ::fcntl(env_fd, F_DUPFD_CLOEXEC, 3);
+  if (m < 0 || e < 0) ::_exit(kExecFailed);
+  if (::dup2(m, 0) != 0 || ::dup2(e, 1) != 1) ::_exit(kExecFailed);
+  // Nothing but fds 0, 1 and 2 reaches qmail-queue, even descriptors the
+  // caller forgot to mark close-on-exec.
+  if (::close_range(3, ~0U, 0) != 0) {
+    long max = ::sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > INT_MAX) max = 65536;
+    for (int fd = 3; fd < max; ++fd) ::close(fd);
+  }
+  // run_program ignores SIGPIPE; a $QMAILQUEUE filter must get the default.
+  ::signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  char* const argv[] = {const_cast<char*>(prog), nullptr};
+  ::execv(prog, argv);
+  ::_exit(kExecFailed);
+}
+
+// An unfinished run: qmail-queue has not been given an envelope, so it
+// cannot have committed anything; killing it queues nothing (qmail-clean
+// removes whatever scratch files it leaves).
+void abandon(pid_t& pid, Fd& message, Fd& envelope) {
+  message.reset();
+  envelope.reset();
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  int wstat;
+  while (::waitpid(pid, &wstat, 0) < 0 && errno == EINTR) {
+  }
+  pid = -1;
+}
+
+}  // namespace
+
+Result<Submission> Submission::start() {
+  std::string prog;
+  // qmail-queue(8), "QMAILQUEUE": an alternative program, except in a
+  // setuid or setgid process, whose environment is not trusted.
+  const char* alt = home::is_setugid() ? nullptr : std::getenv("QMAILQUEUE");
+  if (alt && *alt)
+    prog = alt;
+  else
+    prog = home::path("bin/qmail-queue");
+
+  int mp[2], ep[2];
+  if (::pipe2(mp, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
+  Fd msg_r(mp[0]), msg_w(mp[1]);
+  if (::pipe2(ep, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
+  Fd env_r(ep[0]), env_w(ep[1]);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::temp_errno("unable to fork");
+  if (pid == 0) exec_child(prog.c_str(), msg_r.get(), env_r.get());
+
+  Submission s;
+  s.pid_ = pid;
+  s.message_ = std::move(msg_w);
+  s.envelope_ = std::move(env_w);
+  s.buf_.reserve(kBufferSize);
+  return s;
+}
+
+Submission::Submission(Submission&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      message_(std::move(o.message_)),
+      envelope_(std::move(o.envelope_)),
+      buf_(std::move(o.buf_)),
+      broken_(o.broken_) {}
+
+Submission& Submission::operator=(Submission&& o) noexcept {
+  if (this != &o) {
+    abandon(pid_, message_, envelope_);
+    pid_ = std::exchange(o.pid_, -1);
+    message_ = std::move(o.message_);
+    envelope_ = std::move(o.envelope_);
+    buf_ = std::move(o.buf_);
+    broken_ = o.broken_;
+  }
+  return *this;
+}
+
+Submission::~Submission() { abandon(pid_, message_, envelope_); }
+
+Status Submission::flush() {
+  if (buf_.empty()) return Status::ok();
+  if (broken_ || !message_.valid()) {
+    buf_.clear();
+    return Status::temp("qmail-queue went away");
+  }
+  Status s = io::write_all(message_.get(), buf_);
+  buf_.clear();
+  if (!s.is_ok()) {
+    // EPIPE: qmail-queue exited; its exit code (from finish) says why.
+    broken_ = true;
+    return Status::temp("unable to write to qmail-queue: " + s.message());
+  }
+  return Status::ok();
+}
+
+Status Submission::put(std::string_view bytes) {
+  if (broken_) return Status::temp("qmail-queue went away");
+  if (buf_.size() + bytes.size() <= kBufferSize) {
+    buf_.append(bytes);
+    return Status::ok();
+  }
+  QMAIL_RETURN_IF_ERROR(flush());
+  if (bytes.size() >= kBufferSize) {
+    Status s = io::write_all(message_.get(), bytes);
+    if (!s.is_ok()) {
+      broken_ = true;
+      return Status::temp("unable to write to qmail-queue: " + s.message());
+    }
+    return Status::ok();
+  }
+  buf_.append(bytes);
+  return Status::ok();
+}
+
+Status Submission::put_fd(int fd) {
+  char chunk[kBufferSize];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::temp_errno("unable to read message");
+    }
+    if (n == 0) return Status::ok();
+    QMAIL_RETURN_IF_ERROR(put(std::string_view(chunk, static_cast<std::size_t>(n))));
+  }
+}
+
+Result<int> Submission::finish(std::string_view sender,
+                               const std::vector<std::string>& recipients) {
+  if (pid_ <= 0) return Status::temp("qmail-queue is not running");
+  (void)flush();  // a failure shows as broken_ and in the exit code
+  message_.reset();
+
+  std::string env;
+  env.reserve(sender.size() + 3);
+  env += 'F';
+  env += sender;
+  env += '\0';
+  for (const auto& r : recipients) {
+    env += 'T';
+    env += r;
+    env += '\0';
+  }
+  env += '\0';
+  if (!io::write_all(envelope_.get(), env).is_ok()) broken_ = true;
+  envelope_.reset();
+
+  int wstat = 0;
+  pid_t got;
+  while ((got = ::waitpid(pid_, &wstat, 0)) < 0 && errno == EINTR) {
+  }
+  pid_t pid = std::exchange(pid_, -1);
+  if (got != pid) return Status::temp_errno("unable to wait for qmail-queue");
+  if (!WIFEXITED(wstat)) return Status::temp("qmail-queue crashed (#4.3.0)");
+  int code = WEXITSTATUS(wstat);
+  // qmail's qmail_close: success after we failed to hand over every byte
+  // cannot be trusted; report it as a read error.
+  if (code == queue_exit::kOk && broken_) return queue_exit::kReadError;
+  return code;
+}
+
+}  // namespace qmail::queue
