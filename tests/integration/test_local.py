@@ -370,6 +370,13 @@ class ProgramTest(LocalCase):
         self.assertDelivered(p, "0+0+1")
         self.assertLess(len(p.stdout), 70000)
 
+    def test_whole_report_is_bounded(self):
+        self.write(".qmail", "|head -c 100000 /dev/zero | tr '\\0' x\n" * 8)
+        p = self.local()
+        self.assertDelivered(p, "0+0+8")
+        self.assertLessEqual(len(p.stdout), 256 * 1024 + len(b"\ndid 0+0+8\n"))
+        self.assertGreater(len(p.stdout), 200 * 1024)
+
 
 class ForwardTest(LocalCase):
     def test_forward_lines(self):
