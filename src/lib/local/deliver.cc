@@ -22,6 +22,10 @@ namespace qmail::local {
 
 namespace {
 
+// All program output copied into one report (qmail-lspawn keeps the report
+// in memory; many chatty program lines must not make it huge).
+constexpr std::size_t kMaxReportOutput = 256 * 1024;
+
 // maildir(5): the delivery program aborts after 24 hours.
 constexpr unsigned kMaildirTimeoutSeconds = 24 * 60 * 60;
 
@@ -96,6 +100,7 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
   std::vector<std::string> forwards;
   const std::string prefix = c.rp + c.dt;
   bool skip_rest = false;
+  std::size_t reported = 0;
   for (const Instruction& in : sel.instructions) {
     if (skip_rest) break;
     switch (in.kind) {
@@ -113,9 +118,10 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
       }
       case Kind::kProgram: {
         QMAIL_ASSIGN_OR_RETURN(ProgramResult r, run_shell(in.text, msgfd));
-        if (!r.output.empty()) {
-          std::string out = r.output;
+        if (!r.output.empty() && reported < kMaxReportOutput) {
+          std::string out = r.output.substr(0, kMaxReportOutput - reported);
           if (out.back() != '\n') out.push_back('\n');
+          reported += out.size();
           (void)io::write_all(out_fd, out);
         }
         Outcome o = classify(r);
