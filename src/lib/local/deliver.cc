@@ -118,7 +118,8 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
       }
       case Kind::kProgram: {
         QMAIL_ASSIGN_OR_RETURN(ProgramResult r, run_shell(in.text, msgfd));
-        if (!r.output.empty() && reported < kMaxReportOutput) {
+        const bool shown = !r.output.empty() && reported < kMaxReportOutput;
+        if (shown) {
           std::string out = r.output.substr(0, kMaxReportOutput - reported);
           if (out.back() != '\n') out.push_back('\n');
           reported += out.size();
@@ -137,7 +138,7 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
           why = "Unable to run /bin/sh: " + std::string(std::strerror(r.exec_errno)) + ". (#4.3.0)";
         } else if (r.signaled) {
           why = "Program crashed (signal " + std::to_string(r.code) + "). (#4.3.0)";
-        } else if (r.output.empty()) {
+        } else if (!shown) {
           why = "Program exited with code " + std::to_string(r.code) +
                 (o == Outcome::kPerm ? ". (#5.0.0)" : ". (#4.0.0)");
         }
