@@ -70,7 +70,7 @@ bool is_domain(std::string_view s) {
   }
 }
 
-std::string SmtpPath::address() const {
+std::string EnvelopePath::address() const {
   if (null) return "";
   if (domain.empty()) return local;
   return local + "@" + domain;
@@ -115,7 +115,7 @@ Result<ParsedPath> parse_path(std::string_view arg) {
     if (inner.find('<') != inner.npos || inner.find('>') != inner.npos)
       return Status::perm("bad address syntax");
   }
-  SmtpPath& p = out.path;
+  EnvelopePath& p = out.path;
   if (inner.empty()) {
     p.null = true;
     return out;

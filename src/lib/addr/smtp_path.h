@@ -12,7 +12,7 @@
 
 namespace qmail::addr {
 
-struct SmtpPath {
+struct EnvelopePath {
   bool null = false;       // "<>" (only meaningful for MAIL FROM)
   std::string local;       // local part, unquoted ("a b"@x -> a b)
   std::string domain;      // empty when the path had no "@domain"; an address
@@ -27,7 +27,7 @@ struct SmtpPath {
 };
 
 struct ParsedPath {
-  SmtpPath path;
+  EnvelopePath path;
   // What followed the path: the ESMTP parameters (leading spaces kept).
   // Points into the input given to parse_path.
   std::string_view rest;

@@ -157,7 +157,7 @@ bool Session::rcpt(std::string_view arg) {
                  " (#5.1.3)\r\n");
   if (!check_rcpt_params(p->rest).is_ok())
     return error("555 5.5.4 unsupported parameter (#5.5.4)\r\n");
-  addr::SmtpPath& path = p->path;
+  addr::EnvelopePath& path = p->path;
   if (path.null) return error("553 5.1.3 empty recipient address (#5.1.3)\r\n");
   if (barf_)
     return error("553 5.7.1 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n");

@@ -13,7 +13,7 @@ struct Good {
   const char* rest;
 };
 
-TEST(SmtpPath, Accepts) {
+TEST(EnvelopePath, Accepts) {
   const Good cases[] = {
       {"<u@example.test>", "u@example.test", ""},
       {" <u@example.test> SIZE=10", "u@example.test", " SIZE=10"},
@@ -38,7 +38,7 @@ TEST(SmtpPath, Accepts) {
   }
 }
 
-TEST(SmtpPath, Flags) {
+TEST(EnvelopePath, Flags) {
   auto r = parse_path("<@a.test:u@[127.0.0.1]>");
   ASSERT_TRUE(r.is_ok());
   EXPECT_TRUE(r->path.had_route);
@@ -48,7 +48,7 @@ TEST(SmtpPath, Flags) {
   EXPECT_TRUE(parse_path("<>")->path.null);
 }
 
-TEST(SmtpPath, Refuses) {
+TEST(EnvelopePath, Refuses) {
   const char* bad[] = {
       "",
       "<",
@@ -85,7 +85,7 @@ TEST(SmtpPath, Refuses) {
   for (const char* b : bad) EXPECT_FALSE(parse_path(b).is_ok()) << b;
 }
 
-TEST(SmtpPath, Lengths) {
+TEST(EnvelopePath, Lengths) {
   std::string ok = "<" + std::string(240, 'a') + "@x.test>";
   EXPECT_TRUE(parse_path(ok).is_ok());
   std::string too_long = "<" + std::string(250, 'a') + "@x.test>";
