@@ -842,7 +842,13 @@ Status Send::run() {
       if (fds[1 + c].revents && !read_spawn(c)) lost(kSpawnerName[c]);
       if (fds[3 + c].revents & (POLLOUT | POLLERR)) flush_spawn(c);
     }
-    if (fds[5].events && fds[5].revents) lost("qmail-clean");
+    if (fds[5].events && fds[5].revents && !g_term) {
+      // A TERM to the whole process group may reach qmail-clean first:
+      // give ours a moment to arrive before calling it a loss.
+      pollfd sig{sig_r.get(), POLLIN, 0};
+      (void)::poll(&sig, 1, 1000);
+      if (!g_term) lost("qmail-clean");
+    }
     if (fds.size() > 6 && fds[6].revents) {
       char buf[256];
       ssize_t r = ::read(trigger_.get(), buf, sizeof buf);
