@@ -516,6 +516,12 @@ class SelectionTest(LocalCase):
         self.assertEqual(p.returncode, 111)
         self.assertEqual(p.stdout, b"Uh-oh: first line of .qmail file is blank. (#4.2.1)\n")
 
+    def test_huge_qmail_is_temporary(self):
+        self.write(".qmail", "#" * (9 * 1024 * 1024) + "\n./Mailbox\n")
+        p = self.local()
+        self.assertEqual(p.returncode, 111)
+        self.assertEqual(p.stdout, b"Uh-oh: .qmail file is too long. (#4.2.1)\n")
+
     def test_writable_qmail_is_temporary(self):
         for mode in (0o620, 0o602):
             with self.subTest(mode=oct(mode)):

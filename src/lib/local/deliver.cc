@@ -237,7 +237,13 @@ Result<Selection> select(const Request& req) {
       return Status::temp("Uh-oh: " + sel.file + " is not a regular file. (#4.2.1)");
     }
     sel.executable = (st.st_mode & S_IXUSR) != 0;
-    QMAIL_ASSIGN_OR_RETURN(text, io::read_all(fd.get(), kMaxDotQmail));
+    auto read = io::read_all(fd.get(), kMaxDotQmail);
+    if (!read.is_ok()) {
+      // Too long or unreadable: the user can fix it, so defer.
+      if (read.status().is_perm()) return Status::temp("Uh-oh: .qmail file is too long. (#4.2.1)");
+      return temp_sys("Unable to read " + sel.file, read.status().err(), "4.3.0");
+    }
+    text = std::move(read.value());
   }
   if (text.empty()) {
     // dot-qmail(5): an empty or missing .qmail means defaultdelivery.
