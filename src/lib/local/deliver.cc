@@ -118,7 +118,8 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
       }
       case Kind::kProgram: {
         QMAIL_ASSIGN_OR_RETURN(ProgramResult r, run_shell(in.text, msgfd));
-        if (!r.output.empty() && reported < kMaxReportOutput) {
+        const bool shown = !r.output.empty() && reported < kMaxReportOutput;
+        if (shown) {
           std::string out = r.output.substr(0, kMaxReportOutput - reported);
           if (out.back() != '\n') out.push_back('\n');
           reported += out.size();
@@ -137,7 +138,7 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
           why = "Unable to run /bin/sh: " + std::string(std::strerror(r.exec_errno)) + ". (#4.3.0)";
         } else if (r.signaled) {
           why = "Program crashed (signal " + std::to_string(r.code) + "). (#4.3.0)";
-        } else if (r.output.empty()) {
+        } else if (!shown) {
           why = "Program exited with code " + std::to_string(r.code) +
                 (o == Outcome::kPerm ? ". (#5.0.0)" : ". (#4.0.0)");
         }
@@ -236,7 +237,13 @@ Result<Selection> select(const Request& req) {
       return Status::temp("Uh-oh: " + sel.file + " is not a regular file. (#4.2.1)");
     }
     sel.executable = (st.st_mode & S_IXUSR) != 0;
-    QMAIL_ASSIGN_OR_RETURN(text, io::read_all(fd.get(), kMaxDotQmail));
+    auto read = io::read_all(fd.get(), kMaxDotQmail);
+    if (!read.is_ok()) {
+      // Too long or unreadable: the user can fix it, so defer.
+      if (read.status().is_perm()) return Status::temp("Uh-oh: .qmail file is too long. (#4.2.1)");
+      return temp_sys("Unable to read " + sel.file, read.status().err(), "4.3.0");
+    }
+    text = std::move(read.value());
   }
   if (text.empty()) {
     // dot-qmail(5): an empty or missing .qmail means defaultdelivery.

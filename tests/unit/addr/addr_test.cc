@@ -163,6 +163,7 @@ TEST(Addr, ParseErrors) {
       "<a,b@c>",
       "<a@b>.c",
       "<a@b>@c",
+      "a@\"quoted\".domain",
   };
   for (const char* c : cases) {
     auto r = parse_list(c);
