@@ -283,6 +283,10 @@ TEST(Sendmail, Plans) {
   EXPECT_EQ(p.set, (std::vector<std::pair<std::string, std::string>>{
                        {"QMAILHOST", "example.org"}, {"QMAILUSER", "bob"}, {"MAILNAME", "Bob B"}}));
   EXPECT_EQ(p.unset.size(), 5u);
+  p = sm({"sendmail", "-f", "<>", "x"});
+  EXPECT_EQ(p.args, (std::vector<std::string>{"-a", "-f", "<>", "--", "x"}));
+  EXPECT_TRUE(p.set.empty());
+  EXPECT_TRUE(p.unset.empty());
   p = sm({"sendmail", "-fbob"});
   EXPECT_EQ(p.set, (std::vector<std::pair<std::string, std::string>>{{"QMAILUSER", "bob"}}));
   p = sm({"sendmail", "-Bbitmime", "-e", "q", "-p", "x", "-x", "-m", "-Eignored", "-bm", "r"});
