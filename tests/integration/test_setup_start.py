@@ -63,7 +63,8 @@ class StartTest(unittest.TestCase):
         self.assertIn("mailboxes/%s/Maildir/new" % self.login, out)
         self.check_home()
         pidfile = os.path.join(self.dir, "run", "qmail.pid")
-        pid = int(open(pidfile).read())
+        with open(pidfile) as f:
+            pid = int(f.read())
         os.kill(pid, 0)
         self.assertEqual(self.script("status").returncode, 0)
 

@@ -58,8 +58,16 @@ std::string describe(const ControlFile& c, const std::string& dir, const std::st
   std::string trouble;
   auto text = read_control(dir + "/" + std::string(c.name), &trouble);
   *present = text.has_value();
+  if (!trouble.empty())
+    return "\n" + std::string(c.name) + ": Oops! Trouble reading this file: " + trouble + ".\n";
+  return describe_control(c, text, me);
+}
+
+}  // namespace
+
+std::string describe_control(const ControlFile& c, const std::optional<std::string>& text,
+                             std::string_view me) {
   std::string out = "\n" + std::string(c.name) + ": ";
-  if (!trouble.empty()) return out + "Oops! Trouble reading this file: " + trouble + ".\n";
   switch (c.kind) {
     case K::kInt: {
       if (!text || first_line(*text).empty())
@@ -72,7 +80,7 @@ std::string describe(const ControlFile& c, const std::string& dir, const std::st
     case K::kLine: {
       if (!text || first_line(*text).empty()) {
         std::string def(c.def);
-        if (c.defaults_to_me && !me.empty()) def = me;
+        if (c.defaults_to_me && !me.empty()) def = std::string(me);
         return out + "(Default.) " + std::string(c.pre) + safe(def) + std::string(c.post) + ".\n";
       }
       return out + std::string(c.pre) + safe(first_line(*text)) + std::string(c.post) + ".\n";
@@ -87,6 +95,8 @@ std::string describe(const ControlFile& c, const std::string& dir, const std::st
   }
   return out;
 }
+
+namespace {
 
 std::string ids_report(const std::string& home) {
   auto text = fs::read_file(home + "/users/ids", 1 << 20);

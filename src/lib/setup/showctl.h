@@ -3,6 +3,7 @@
 // value or default (qmail-control(5)).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ struct ControlFile {
 
 // qmail-control(5)'s table (and the files this project adds), sorted.
 const std::vector<ControlFile>& control_files();
+
+// One file's paragraph: "\nNAME: ..." for `text` (nullopt: missing), with
+// `me` as the default of host names.
+std::string describe_control(const ControlFile& c, const std::optional<std::string>& text,
+                             std::string_view me);
 
 // The whole report for the home at `home`. Errors: temp when control/
 // cannot be listed; a file that cannot be read is reported inline.
