@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
 
 #include "base/exit_codes.h"
 #include "base/strings.h"
@@ -453,10 +454,10 @@ Result<Prepared> prepare(const Settings& s, const std::vector<std::string>& fiel
     // QMAILMFTFILE: a message to one of the listed (mailing-list) addresses
     // gets Mail-Followup-To with all its To and Cc addresses.
     if (s.mft && !was(Kind::kMailFollowupTo)) {
+      std::unordered_set<std::string> lists;
+      for (const std::string& l : *s.mft) lists.insert(str::lower(l));
       bool listed = false;
-      for (const std::string& a : tocc)
-        for (const std::string& l : *s.mft)
-          if (str::iequals(a, l)) listed = true;
+      for (const std::string& a : tocc) listed = listed || lists.count(str::lower(a)) > 0;
       if (listed) {
         addr::AddressList list;
         for (const std::string& a : tocc) {
