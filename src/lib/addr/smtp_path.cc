@@ -17,7 +17,8 @@ bool is_alnum(char c) {
 
 // RFC 5322 atext, plus UTF-8 octets (RFC 6531 3.3).
 bool is_atext(char c) {
-  return is_alnum(c) || is_8bit(c) || std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
+  return is_alnum(c) || is_8bit(c) ||
+         (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 bool valid_label(std::string_view l) {

@@ -97,3 +97,13 @@ TEST(EnvelopePath, Lengths) {
 
 }  // namespace
 }  // namespace qmail::addr
+
+namespace qmail::addr {
+namespace {
+// Found by fuzzing: strchr(set, '\0') matches the terminator.
+TEST(EnvelopePath, NulIsNotAtext) {
+  EXPECT_FALSE(parse_path(std::string_view("<a\0b@x.test>", 12)).is_ok());
+  EXPECT_FALSE(parse_path(std::string_view("a\0b@x.test", 10)).is_ok());
+}
+}  // namespace
+}  // namespace qmail::addr
