@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "smtp/limits.h"
@@ -36,6 +37,9 @@ bool valid_literal(std::string_view lit) {
   if (lit.size() > 5 && (lit.substr(0, 5) == "IPv6:" || lit.substr(0, 5) == "ipv6:")) {
     s.assign(lit.substr(5));
     if (s.size() > 45) return false;
+    // inet_pton stops at a NUL; only its own alphabet may pass.
+    for (char c : s)
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
     return ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
   }
   // RFC 5321 4.1.3 IPv4-address-literal: dotted decimal only.

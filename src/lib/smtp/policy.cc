@@ -187,6 +187,7 @@ bool LocalIps::is_local_literal(std::string_view literal) const {
   } else {
     s.assign(in);
   }
+  if (s.find('\0') != std::string::npos) return false;
   unsigned char buf[16];
   if (::inet_pton(af, s.c_str(), buf) != 1) return false;
   std::string key(reinterpret_cast<char*>(buf), len);

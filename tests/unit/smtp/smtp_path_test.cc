@@ -107,3 +107,12 @@ TEST(EnvelopePath, NulIsNotAtext) {
 }
 }  // namespace
 }  // namespace qmail::addr
+
+namespace qmail::addr {
+namespace {
+TEST(EnvelopePath, NulInLiteral) {
+  EXPECT_FALSE(parse_path(std::string_view("<u@[IPv6:2001:db8::\0b]>", 23)).is_ok());
+  EXPECT_FALSE(parse_path(std::string_view("<u@[1.2.3.4\0]>", 14)).is_ok());
+}
+}  // namespace
+}  // namespace qmail::addr
