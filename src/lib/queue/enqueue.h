@@ -1,0 +1,63 @@
+// qmail-queue's work (qmail-queue(8)): put one message and its envelope
+// into the queue durably, or leave nothing behind but scratch files that
+// qmail-clean removes. Once enqueue() returns 0 the message is never lost.
+#pragma once
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <string>
+
+#include "home/home.h"
+#include "queue/layout.h"
+
+namespace qmail::queue {
+
+// qmail-queue(8) exit codes for trouble with one queue subdirectory (the
+// general ones are in base/exit_codes.h).
+namespace qq_exit {
+inline constexpr int kPidDir = 63;   // queue/pid
+inline constexpr int kMessDir = 64;  // queue/mess
+inline constexpr int kIntdDir = 65;  // queue/intd
+inline constexpr int kTodoDir = 66;  // queue/todo
+}  // namespace qq_exit
+
+// qmail-queue(8) "Timeout": the whole run may take at most this long.
+inline constexpr unsigned kQueueTimeout = 86400;
+
+struct EnqueueRequest {
+  int message_fd = 0;    // read to EOF first
+  int envelope_fd = 1;   // then "F<sender>\0T<rcpt>\0...\0"
+  uid_t uid = 0;         // recorded as u<uid> in intd
+  pid_t pid = 0;         // names pid/<pid>; recorded as p<pid>
+  std::string received;  // the full Received line with its "\n"
+};
+
+// Queues one message in `q` and returns qmail-queue's exit code: 0, or
+// the code from the qmail-queue(8) table (53 write error/disk full, 54
+// read error, 62-66 queue trouble, 11 address too long, 91 envelope
+// format). On failure every file it made is removed again. Streams both
+// inputs: memory use does not depend on the message or envelope size.
+// Does not poke the trigger (see pull_trigger).
+int enqueue(const Layout& q, const EnqueueRequest& req);
+
+// Arms SIGALRM for `seconds`: when it fires, the files of the enqueue() in
+// progress (pid, mess, intd) are removed and the process exits 52
+// (qmail-queue(8) "Timeout"). enqueue() disarms it just before the commit.
+void arm_timeout(unsigned seconds);
+
+// Wakes qmail-send: writes one byte to lock/trigger without blocking;
+// every error is ignored (no qmail-send running is normal).
+void pull_trigger(const Layout& q);
+
+// RFC 5322 date in UTC as qmail writes it: "22 Nov 2026 00:30:45 -0000".
+std::string date822(std::time_t t);
+
+// qmail-queue's Received line, e.g. "Received: (qmail 123 invoked by uid
+// 1000); 22 Nov 2026 00:30:45 -0000\n". `ids` (may be null) names qmail's
+// users: alias -> "invoked by alias", qmaild -> "invoked from network",
+// qmails -> "invoked for bounce". In a single-user home all of those are
+// one uid, so there it always says "invoked by uid N".
+std::string received_line(pid_t pid, uid_t uid, const home::Ids* ids, std::time_t now);
+
+}  // namespace qmail::queue
