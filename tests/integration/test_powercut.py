@@ -115,6 +115,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
                 st["acks"] += 1
                 hit = st["acks"] == cut_after and mode != "delivery"
             if hit:
+                inj.cut_started.set()
                 img.cut()
                 st["cut"] = True
                 inj.stop_flag.set()
@@ -124,6 +125,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         if mode == "delivery":
             inj.join()
             time.sleep(random.Random(seed).random() * 0.3)
+            inj.cut_started.set()
             img.cut()
             st["cut"] = True
         else:
@@ -132,6 +134,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         kill_everything(img, system, inj)
         r["acked"] = len(inj.acked)
         r["failed"] = len(inj.failed)
+        r["acked_late"] = len(inj.acked_late)
 
         img.umount()
         img.mount()
@@ -154,7 +157,8 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         if not ok:
             r["fsck"] = out[-500:]
         tl.log("POWERCUT ROUND: fs=%(fs)s mode=%(mode)s unsafe=%(unsafe)s seed=%(seed)d "
-               "cut_after=%(cut_after)d acked=%(acked)d failed=%(failed)d lost=%(lost)d "
+               "cut_after=%(cut_after)d acked=%(acked)d acked_after_cut=%(acked_late)d "
+               "failed=%(failed)d lost=%(lost)d "
                "duplicates=%(duplicates)d corrupt=%(corrupt)d stuck=%(stuck)d "
                "unacked_delivered=%(unacked_delivered)d fsck_ok=%(fsck_ok)s" % r)
         if r["lost"]:
