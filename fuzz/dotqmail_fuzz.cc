@@ -1,5 +1,6 @@
 // Fuzzes the .qmail parser (dot-qmail(5)), the extension helpers and the
-// mbox >From quoter: all read text a user or a remote sender controls.
+// mbox >From quoter, and the header and address parsers of the helpers: all
+// read text a user or a remote sender controls.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -7,7 +8,9 @@
 
 #include "base/check.h"
 #include "local/dotqmail.h"
+#include "local/header.h"
 #include "local/message.h"
+#include "local/notify.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
@@ -37,5 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   b.finish(split);
   QMAIL_CHECK(whole == split);
   QMAIL_CHECK(whole.size() >= s.size());
+  // Header fields and address lists from a remote sender.
+  auto header = qmail::local::parse_header(s);
+  QMAIL_CHECK(header.size() <= qmail::local::kMaxHeaderFields);
+  for (const auto& f : header) (void)qmail::local::parse_addresses(f.value);
+  (void)qmail::local::parse_addresses(s);
+  std::string notice = qmail::local::biff_notice(ext, header);
+  for (char c : notice) {
+    QMAIL_CHECK(c == '\r' || c == '\n' || c == '\a' || (c >= 32 && c < 127));
+  }
   return 0;
 }

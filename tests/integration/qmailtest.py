@@ -32,6 +32,48 @@ def wait_for(pred, timeout=30.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def is_root():
+    return os.geteuid() == 0
+
+
+def setup_args(home_dir, single_user=True):
+    """The qmail-setup command line for `home_dir` (from the build dir)."""
+    args = [os.path.join(BUILD, "qmail-setup")]
+    if single_user:
+        args.append("--single-user")
+    args.append(home_dir)
+    return args
+
+
+def as_user(uid, gid, args):
+    """`args` prefixed to run with uid/gid (and that user's groups); root only."""
+    return ["setpriv", "--reuid", str(uid), "--regid", str(gid), "--init-groups", "--"] + list(args)
+
+
+class ThrowawayUser:
+    """A system account that exists for one test (root only): useradd on
+    creation, userdel on delete(). Its home is `home` (not created)."""
+    _count = 0
+
+    def __init__(self, home="/nonexistent"):
+        ThrowawayUser._count += 1
+        self.name = "qmt%d_%d" % (os.getpid() % 100000, ThrowawayUser._count)
+        subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin", "-d", home, self.name],
+                       check=True, capture_output=True)
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid, self.home = pw.pw_uid, pw.pw_gid, home
+
+    def run(self, args, **kw):
+        """Runs `args` as this user; returns the CompletedProcess."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("timeout", 120)
+        return subprocess.run(as_user(self.uid, self.gid, args), **kw)
+
+    def delete(self):
+        subprocess.run(["userdel", self.name], capture_output=True)
+        subprocess.run(["groupdel", self.name], capture_output=True)
+
+
 class Home:
     """A fresh qmail home in a temporary directory.
 
@@ -46,12 +88,18 @@ class Home:
         self.keep = keep
         self.send = None
         self.logfile = os.path.join(self.tmp, "send.log")
-        args = [os.path.join(BUILD, "qmail-setup")]
-        if single_user:
-            args.append("--single-user")
-        args.append(self.dir)
-        subprocess.run(args, check=True, capture_output=True)
+        self.single_user_setup = single_user
+        self.setup()
         self.run_ok("config-fast", [hostname])
+
+    def setup(self):
+        """Runs qmail-setup on this home (again); returns the CompletedProcess."""
+        p = subprocess.run(setup_args(self.dir, self.single_user_setup), capture_output=True,
+                           timeout=300)
+        if p.returncode != 0:
+            raise AssertionError("qmail-setup exited %d: %s" % (
+                p.returncode, p.stderr.decode(errors="replace")))
+        return p
 
     # -- paths and running programs
     def path(self, *rel):

@@ -45,9 +45,11 @@ void drop(Scratch& s) {
 
 void forget(Scratch& s) { s.armed = 0; }
 
+// The mess file goes before its intd marker, so that an interrupted
+// cleanup still leaves something qmail-clean recognises.
 void drop_all() {
-  drop(g_intd);
   drop(g_mess);
+  drop(g_intd);
   drop(g_pid);
 }
 
@@ -165,8 +167,21 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   if (::fstat(mess.get(), &st) != 0) return qq_exit::kPidDir;
   const std::uint64_t id = st.st_ino;
 
-  // Crash after this link: mess/<s>/<id> with no intd or todo, which no
-  // one delivers; qmail-send's cleanup removes such old mess files.
+  // intd/<id> first, empty, and durably: it marks everything with this id
+  // as unfinished. qmail-clean removes an intd file with one link (no todo)
+  // once it is 36 hours old, together with mess/<s>/<id>. Without the
+  // marker a crash could leave a mess file that no one can tell from a
+  // message qmail-send has already taken (qmail-clean cannot see info/).
+  std::string intd_path = q.intd(id);
+  remember(g_intd, intd_path);
+  Fd intd;
+  if (int rc = open_excl(intd_path, qq_exit::kIntdDir, intd)) {
+    forget(g_intd);
+    return rc;
+  }
+  if (int rc = sync_dir(q.dir("intd"))) return rc;
+
+  // Crash after this link: intd (one link) and mess, cleaned as above.
   std::string mess_path = q.mess(id);
   remember(g_mess, mess_path);
   if (int rc = link_to(pid_path, mess_path, qq_exit::kMessDir)) {
@@ -179,21 +194,13 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   if (int rc = write_all(mess.get(), req.received)) return rc;
   if (int rc = copy_message(req.message_fd, mess.get(), buf)) return rc;
   // The message bytes and the mess/<s>/<id> name must be on disk before
-  // todo can point at them; a crash before this is the orphan case above.
+  // todo can point at them.
   if (int rc = sync_file(mess.get())) return rc;
   if (int rc = sync_dir(q.split_dir("mess", id))) return rc;
   if (::close(mess.release()) != 0) return queue_exit::kWriteError;
 
-  // The envelope goes to intd/<id>. Crash while it is being written: an
-  // intd file with one link, which qmail-clean removes (with its mess file)
-  // after 36 hours; qmail-send never looks at intd.
-  std::string intd_path = q.intd(id);
-  remember(g_intd, intd_path);
-  Fd intd;
-  if (int rc = open_excl(intd_path, qq_exit::kIntdDir, intd)) {
-    forget(g_intd);
-    return rc;
-  }
+  // The envelope. Crash while it is being written: still the unfinished
+  // intd file; qmail-send never looks at intd.
   std::string head;
   head += 'u';
   head += std::to_string(req.uid);
@@ -216,7 +223,7 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   forget(g_intd);
   forget(g_mess);
   // Crash before this fsync completes: todo/<id> may vanish, and the
-  // message is then an orphan as above -- but we have not said 0 yet, so
+  // message is then unfinished as above -- but we have not said 0 yet, so
   // the sender still holds it. If the fsync fails we say 53 without
   // removing anything: a duplicate is better than a loss.
   if (int rc = sync_dir(q.dir("todo"))) return rc;

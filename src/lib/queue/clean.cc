@@ -1,0 +1,216 @@
+#include "queue/clean.h"
+
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "fs/fs.h"
+#include "io/io.h"
+
+namespace qmail::queue::clean {
+
+namespace {
+
+// Removes `path`; returns whether a file was there. Errors: temp.
+Result<bool> remove(const std::string& path) {
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return Status::temp_errno("unable to remove " + path);
+}
+
+// Removes `path` and, if it was there, makes that durable.
+Status remove_durably(const std::string& path) {
+  QMAIL_ASSIGN_OR_RETURN(bool removed, remove(path));
+  if (removed) return fs::fsync_dir(fs::dirname(path));
+  return Status::ok();
+}
+
+bool old(const struct stat& st, std::time_t now) { return st.st_mtime + kOssified < now; }
+
+}  // namespace
+
+Status handle(const Layout& q, std::string_view request) {
+  if (request.size() < 2) return Status::perm("malformed request");
+  auto id = str::parse_uint(request.substr(1));
+  if (!id) return Status::perm("malformed request");
+  switch (request[0]) {
+    case 'x':
+      // todo first: once it is gone nothing will start on the message; the
+      // mess file before its intd marker, so that a crash in between still
+      // leaves debris that sweep() recognises.
+      QMAIL_RETURN_IF_ERROR(remove_durably(q.todo(*id)));
+      QMAIL_RETURN_IF_ERROR(remove_durably(q.mess(*id)));
+      return remove_durably(q.intd(*id));
+    case 'i':
+      // intd must be gone for good before todo goes: an intd file without
+      // its todo link is what sweep() takes for debris, mess file and all.
+      QMAIL_RETURN_IF_ERROR(remove_durably(q.intd(*id)));
+      return remove_durably(q.todo(*id));
+    default:
+      return Status::perm("malformed request");
+  }
+}
+
+Result<SweepStats> sweep(const Layout& q, std::time_t now) {
+  SweepStats stats;
+
+  const std::string pid_dir = q.dir("pid");
+  QMAIL_ASSIGN_OR_RETURN(auto pids, fs::list_dir(pid_dir));
+  bool pid_changed = false;
+  for (const auto& name : pids) {
+    std::string path = pid_dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !old(st, now)) continue;
+    auto r = remove(path);
+    if (!r.is_ok()) {
+      log::warn(r.status().message());
+      continue;
+    }
+    if (*r) {
+      ++stats.pid_files;
+      pid_changed = true;
+    }
+  }
+  if (pid_changed) {
+    Status s = fs::fsync_dir(pid_dir);
+    if (!s.is_ok()) log::warn(s.message());
+  }
+
+  const std::string intd_dir = q.dir("intd");
+  QMAIL_ASSIGN_OR_RETURN(auto intds, fs::list_dir(intd_dir));
+  std::vector<std::uint64_t> dead;
+  for (const auto& name : intds) {
+    auto id = str::parse_uint(name);
+    if (!id) continue;
+    struct stat st;
+    if (::lstat((intd_dir + "/" + name).c_str(), &st) != 0) continue;
+    // Two links: committed (todo/<id> is the other). One link and old: a
+    // qmail-queue that died before the commit.
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !old(st, now)) continue;
+    dead.push_back(*id);
+  }
+  if (dead.empty()) return stats;
+
+  std::set<std::uint64_t> mess_dirs;
+  std::vector<std::uint64_t> removable;
+  for (auto id : dead) {
+    auto r = remove(q.mess(id));
+    if (!r.is_ok()) {
+      log::warn(r.status().message());
+      continue;  // keep the marker: try again next time
+    }
+    if (*r) {
+      ++stats.mess_files;
+      mess_dirs.insert(id % kSplit);
+    }
+    removable.push_back(id);
+  }
+  for (auto s : mess_dirs) {
+    Status st = fs::fsync_dir(q.split_dir("mess", s));
+    if (!st.is_ok()) {
+      // Not durable: keep every marker until a later sweep succeeds.
+      log::warn(st.message());
+      return stats;
+    }
+  }
+  for (auto id : removable) {
+    auto r = remove(q.intd(id));
+    if (!r.is_ok())
+      log::warn(r.status().message());
+    else if (*r)
+      ++stats.intd_files;
+  }
+  if (stats.intd_files > 0) {
+    Status st = fs::fsync_dir(intd_dir);
+    if (!st.is_ok()) log::warn(st.message());
+  }
+  return stats;
+}
+
+namespace {
+
+void sweep_and_log(const Layout& q) {
+  auto r = sweep(q, std::time(nullptr));
+  if (!r.is_ok()) {
+    log::warn(r.status().message());
+    return;
+  }
+  if (r->pid_files || r->intd_files || r->mess_files)
+    log::info("removed debris of unfinished messages: " + std::to_string(r->pid_files) + " pid, " +
+              std::to_string(r->intd_files) + " intd, " + std::to_string(r->mess_files) + " mess");
+}
+
+}  // namespace
+
+Status serve(const Layout& q, int in, int out) {
+  sweep_and_log(q);
+  std::time_t next_sweep = std::time(nullptr) + kSweepInterval;
+
+  std::string pending;      // an incomplete request
+  bool discarding = false;  // inside an overlong request
+  char buf[4096];
+  for (;;) {
+    std::time_t now = std::time(nullptr);
+    if (now >= next_sweep) {
+      sweep_and_log(q);
+      next_sweep = now + kSweepInterval;
+    }
+    struct pollfd p {
+      in, POLLIN, 0
+    };
+    int wait_ms = static_cast<int>((next_sweep - now) * 1000);
+    int n = ::poll(&p, 1, wait_ms < 0 ? 0 : wait_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::temp_errno("poll");
+    }
+    if (n == 0) continue;  // idle: time to sweep
+
+    ssize_t got = ::read(in, buf, sizeof buf);
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Status::temp_errno("unable to read requests");
+    }
+    if (got == 0) {
+      if (!pending.empty() || discarding) log::warn("request truncated at end of input");
+      return Status::ok();
+    }
+
+    std::string replies;
+    std::string_view data(buf, static_cast<std::size_t>(got));
+    while (!data.empty()) {
+      std::size_t nul = data.find('\0');
+      std::string_view piece = data.substr(0, nul);
+      if (!discarding) {
+        if (pending.size() + piece.size() > kMaxRequest) {
+          discarding = true;
+          pending.clear();
+        } else {
+          pending.append(piece);
+        }
+      }
+      if (nul == std::string_view::npos) break;
+      data.remove_prefix(nul + 1);
+      Status s = discarding ? Status::perm("request too long") : handle(q, pending);
+      if (!s.is_ok()) {
+        // qmail-send is a sibling: garbage from it is logged and answered
+        // with a temporary failure.
+        log::warn((s.is_perm() ? "bad request: " : "") + s.message() +
+                  (s.is_perm() ? " (" + log::escape(pending) + ")" : ""));
+      }
+      replies += s.is_ok() ? '+' : '!';
+      pending.clear();
+      discarding = false;
+    }
+    if (!replies.empty()) QMAIL_RETURN_IF_ERROR(io::write_all(out, replies));
+  }
+}
+
+}  // namespace qmail::queue::clean
