@@ -372,6 +372,15 @@ class InjectTest(unittest.TestCase):
         self.assertEqual(sender, "bob@mail.example.test")
         self.assertIn(b"From: bob@mail.example.test\n", msg)
 
+    def test_sendmail_null_sender(self):
+        for s in ["<>", ""]:
+            with self.subTest(sender=s):
+                self.inject(b"To: a@x.example\nDate: d\nMessage-ID: <m@x>\n\nx\n",
+                            ["-f", s, "-t"], prog="sendmail", NAME="Joe Q")
+                msg, sender, rcpts = self.h.queued()
+                self.assertEqual(sender, "")
+                self.assertTrue(msg.startswith(b"From: \"Joe Q\" <joe@mail.example.test>\n"))
+
     def test_sendmail_errors_and_modes(self):
         p = self.h.run("sendmail", ["-N", "x"], input=b"")
         self.assertEqual(p.returncode, 100)

@@ -14,6 +14,7 @@ import unittest
 import fcntl
 
 sys.path.insert(0, os.path.dirname(__file__))
+import qmailtest  # noqa: E402
 from qmailtest import BUILD  # noqa: E402
 
 MESSAGE = (b"From: Alice <alice@remote.test>\n"
@@ -34,6 +35,16 @@ cat > "$QQ_DIR/message.$$"
 cat 0<&1 > "$QQ_DIR/envelope.$$"
 exit "${QQ_EXIT:-0}"
 """
+
+
+def file_size_limit(limit):
+    """A preexec_fn making writes past `limit` bytes fail with EFBIG."""
+    def apply():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
 
 
 def program(name):
@@ -93,7 +104,8 @@ class LocalCase(unittest.TestCase):
 
     def local(self, local="joe", dash="", ext="", domain="example.com",
               sender="alice@remote.test", defaultdelivery="./Mailbox",
-              message=MESSAGE, flags=(), env=None, stdin_file=True, user="joe"):
+              message=MESSAGE, flags=(), env=None, stdin_file=True, user="joe",
+              preexec_fn=None):
         args = [program("qmail-local"), *flags, user, self.home, local, dash, ext,
                 domain, sender, defaultdelivery]
         if stdin_file:
@@ -102,7 +114,7 @@ class LocalCase(unittest.TestCase):
                 f.write(message)
             with open(mf, "rb") as f:
                 p = subprocess.run(args, stdin=f, capture_output=True, env=env or self.env(),
-                                   timeout=60)
+                                   timeout=60, preexec_fn=preexec_fn)
         else:
             p = subprocess.run(args, input=message, capture_output=True,
                                env=env or self.env(), timeout=60)
@@ -181,6 +193,15 @@ class MboxTest(LocalCase):
         self.assertEqual(out, b"did 1+0+0\n")
         self.assertIn(b"Subject: hello", self.read("Mailbox"))
 
+    def test_write_failure_truncates_the_mailbox(self):
+        old = b"From x Thu Jan  1 00:00:00 1970\nSubject: old\n\n" * 20
+        self.write("Mailbox", old)
+        p = self.local(message=MESSAGE + b"z" * 20000,
+                       preexec_fn=file_size_limit(len(old) + 3000))
+        self.assertEqual(p.returncode, 111, p.stdout)
+        self.assertRegex(p.stdout, rb"^Unable to write mailbox: .*\(#4\.2\.1\)\n$")
+        self.assertEqual(self.read("Mailbox"), old)
+
     def test_unwritable_mailbox_is_temporary(self):
         os.mkdir(self.path("Mailbox"))  # a directory cannot be opened for append
         p = self.local()
@@ -219,6 +240,15 @@ class MaildirTest(LocalCase):
         p = self.local()
         self.assertEqual(p.returncode, 111)
         self.assertRegex(p.stdout, rb"\(#4\.2\.1\)\n$")
+
+    def test_write_failure_leaves_nothing(self):
+        self.maildirmake()
+        self.write(".qmail", "./Maildir/\n")
+        p = self.local(message=MESSAGE + b"z" * 20000, preexec_fn=file_size_limit(3000))
+        self.assertEqual(p.returncode, 111, p.stdout)
+        self.assertRegex(p.stdout, rb"^Unable to write to maildir: write: .*\(#4\.3\.0\)\n$")
+        self.assertEqual(os.listdir(self.path("Maildir", "new")), [])
+        self.assertEqual(os.listdir(self.path("Maildir", "tmp")), [])
 
     def test_message_on_a_pipe_is_copied(self):
         self.maildirmake()
@@ -370,6 +400,13 @@ class ProgramTest(LocalCase):
         self.assertDelivered(p, "0+0+1")
         self.assertLess(len(p.stdout), 70000)
 
+    def test_whole_report_is_bounded(self):
+        self.write(".qmail", "|head -c 100000 /dev/zero | tr '\\0' x\n" * 8)
+        p = self.local()
+        self.assertDelivered(p, "0+0+8")
+        self.assertLessEqual(len(p.stdout), 256 * 1024 + len(b"\ndid 0+0+8\n"))
+        self.assertGreater(len(p.stdout), 200 * 1024)
+
 
 class ForwardTest(LocalCase):
     def test_forward_lines(self):
@@ -479,6 +516,12 @@ class SelectionTest(LocalCase):
         self.assertEqual(p.returncode, 111)
         self.assertEqual(p.stdout, b"Uh-oh: first line of .qmail file is blank. (#4.2.1)\n")
 
+    def test_huge_qmail_is_temporary(self):
+        self.write(".qmail", "#" * (9 * 1024 * 1024) + "\n./Mailbox\n")
+        p = self.local()
+        self.assertEqual(p.returncode, 111)
+        self.assertEqual(p.stdout, b"Uh-oh: .qmail file is too long. (#4.2.1)\n")
+
     def test_writable_qmail_is_temporary(self):
         for mode in (0o620, 0o602):
             with self.subTest(mode=oct(mode)):
@@ -578,6 +621,41 @@ class DryRunTest(LocalCase):
         self.assertIn(b"(#5.1.1)", p.stdout)
         p = self.local(flags=["-nN"])  # the last flag wins
         self.assertDelivered(p, "1+0+0")
+
+
+class RealQueueTest(unittest.TestCase):
+    """qmail-local from an installed home (HOME/bin, made by qmail-setup)
+    forwarding through the real qmail-queue."""
+
+    def setUp(self):
+        self.home = qmailtest.Home()
+        self.addCleanup(self.home.cleanup)
+        self.user_home = os.path.join(self.home.tmp, "joe")
+        os.mkdir(self.user_home, 0o700)
+
+    def test_forward_is_queued(self):
+        with open(os.path.join(self.user_home, ".qmail"), "w") as f:
+            f.write("&fred@elsewhere.test\n./Mailbox\n")
+        env = self.home.env()
+        env.pop("QMAILQUEUE", None)
+        p = self.home.run("qmail-local", ["joe", self.user_home, "joe", "", "", "example.test",
+                                          "alice@remote.test", "./Maildir/"],
+                          input=MESSAGE, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout, b"did 1+1+0\n")
+        todo = self.home.queue_files("todo")
+        self.assertEqual(len(todo), 1)
+        with open(self.home.path("queue", "todo", todo[0]), "rb") as f:
+            envelope = f.read()
+        self.assertIn(b"\0Falice@remote.test\0Tfred@elsewhere.test\0", b"\0" + envelope)
+        mess = [os.path.join(r, n) for r, _, ns in os.walk(self.home.path("queue", "mess"))
+                for n in ns]
+        self.assertEqual(len(mess), 1)
+        with open(mess[0], "rb") as f:
+            queued = f.read()
+        # qmail-queue adds its Received line above ours.
+        self.assertTrue(queued.startswith(b"Received: "), queued[:200])
+        self.assertTrue(queued.endswith(b"Delivered-To: joe@example.test\n" + MESSAGE), queued)
 
 
 if __name__ == "__main__":

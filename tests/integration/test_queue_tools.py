@@ -135,6 +135,49 @@ class ToolsTest(unittest.TestCase):
         for f in (self.mess(keep), self.intd(keep), self.todo(keep)):
             self.assertTrue(os.path.exists(f), f)
 
+    def test_killed_in_every_phase_leaves_only_sweepable_debris(self):
+        """qmail-queue killed while reading the message, and while reading
+        the envelope: nothing is committed, and an aged sweep removes all
+        of it, while a committed message survives."""
+        keep = self.enqueue(b"committed\n", b"s@x", [b"r@y"])
+        for phase in ("message", "envelope"):
+            r, w = os.pipe()
+            p = subprocess.Popen([self.prog("qmail-queue")], stdin=subprocess.PIPE, stdout=r,
+                                 env=self.env)
+            os.close(r)
+            p.stdin.write(b"some message\n")
+            if phase == "envelope":
+                p.stdin.close()  # message complete
+                os.write(w, b"Fs@x\0Tr@")  # envelope half written
+            else:
+                p.stdin.flush()
+            # Wait for the mess file of this run (written, or being written).
+            deadline = time.time() + 30
+            want = len(self.ids("mess")) + 1
+            while len(self.ids("mess")) < want and time.time() < deadline:
+                time.sleep(0.01)
+            if phase == "envelope":
+                intd = max(self.ids("intd") - {keep})
+                while os.path.getsize(self.intd(intd)) == 0 and time.time() < deadline:
+                    time.sleep(0.01)
+            p.kill()
+            p.wait()
+            os.close(w)
+            if not p.stdin.closed:
+                p.stdin.close()
+        self.assertEqual(self.ids("todo"), {keep})
+        old = time.time() - 40 * 3600
+        for sub in ("mess", "intd", "pid", "todo"):
+            for root, _, names in os.walk(os.path.join(self.q, sub)):
+                for n in names:
+                    os.utime(os.path.join(root, n), (old, old))
+        subprocess.run([self.prog("qmail-clean")], input=b"", env=self.env, check=True,
+                       capture_output=True)
+        self.assertEqual(self.ids("mess"), {keep})
+        self.assertEqual(self.ids("intd"), {keep})
+        self.assertEqual(self.ids("todo"), {keep})
+        self.assertEqual(self.ids("pid"), set())
+
     # -- qmail-qstat and qmail-qread
     def test_qstat_and_qread(self):
         a = self.enqueue(b"hello\n", b"alice@example.test", [b"bob@example.test",

@@ -150,14 +150,16 @@ std::string render_phrase(const Span& toks) {
 }
 
 // local@domain from the words, dots and ats of one addr-spec (comments
-// removed), split at the last '@'.
-Mailbox build_spec(const Span& toks) {
+// removed), split at the last '@'. A domain is atoms, dots and literals: a
+// quoted string there could not be written back (RFC 5322 3.4.1).
+Result<Mailbox> build_spec(const Span& toks) {
   Mailbox m;
   std::size_t at = toks.size();
   for (std::size_t k = 0; k < toks.size(); ++k)
     if (toks[k]->is('@')) at = k;
   for (std::size_t k = 0; k < toks.size(); ++k) {
     if (k == at) continue;
+    if (k > at && toks[k]->type == Token::kQuoted) return Status::perm("quoted string in a domain");
     (k < at ? m.local : m.domain) += toks[k]->value();
   }
   m.has_at = at != toks.size();
@@ -191,7 +193,7 @@ Result<Mailbox> build_angle(const Span& inner) {
     if (k > 0 && t->is_word() && words[k - 1]->is_word())
       return Status::perm("space inside <> address");
   }
-  Mailbox m = build_spec(words);
+  QMAIL_ASSIGN_OR_RETURN(Mailbox m, build_spec(words));
   m.angle = true;
   m.comments = std::move(comments);
   return m;
@@ -224,24 +226,28 @@ Status parse_segment(const std::vector<Token>& seg, std::vector<Mailbox>& out) {
     // No angle brackets: addr-specs, split where a word follows a word.
     Span words;
     std::vector<std::string> comments;
-    auto flush = [&] {
-      if (words.empty()) {
+    auto flush = [&]() -> Status {
+      Mailbox m;
+      if (!words.empty()) {
+        QMAIL_ASSIGN_OR_RETURN(m, build_spec(words));
+      }
+      // A lone "" is no address: it goes the way of a comment-only element.
+      if (!m.is_address()) {
         if (!comments.empty()) {
           if (!out.empty()) {
             for (auto& c : comments) out.back().comments.push_back(std::move(c));
           } else {
-            Mailbox m;
             m.comments = std::move(comments);
             out.push_back(std::move(m));
           }
         }
       } else {
-        Mailbox m = build_spec(words);
         m.comments = std::move(comments);
         out.push_back(std::move(m));
       }
       words.clear();
       comments.clear();
+      return Status::ok();
     };
     for (; i < seg.size(); ++i) {
       const Token& t = seg[i];
@@ -249,10 +255,10 @@ Status parse_segment(const std::vector<Token>& seg, std::vector<Mailbox>& out) {
         comments.push_back(t.text);
         continue;
       }
-      if (t.is_word() && !words.empty() && words.back()->is_word()) flush();
+      if (t.is_word() && !words.empty() && words.back()->is_word()) QMAIL_RETURN_IF_ERROR(flush());
       words.push_back(&t);
     }
-    flush();
+    QMAIL_RETURN_IF_ERROR(flush());
   }
   return Status::ok();
 }
@@ -455,6 +461,48 @@ std::string format_list(const AddressList& list, std::size_t column, std::size_t
       used += 2 + s.size();
     }
   }
+  return out;
+}
+
+Result<SmtpPath> parse_smtp_path(std::string_view arg) {
+  std::size_t i = 0;
+  while (i < arg.size() && arg[i] == ' ') ++i;
+  bool angle = i < arg.size() && arg[i] == '<';
+  if (angle) ++i;
+  // RFC 5321 4.1.2 A-d-l: "@one,@two:" before the mailbox is ignored.
+  if (i < arg.size() && arg[i] == '@') {
+    std::size_t colon = arg.find(':', i);
+    std::size_t end = arg.find(angle ? '>' : ' ', i);
+    if (colon != std::string_view::npos && colon < end) i = colon + 1;
+  }
+  SmtpPath out;
+  bool quoted = false;
+  bool closed = !angle;
+  for (; i < arg.size(); ++i) {
+    char c = arg[i];
+    if (c == '\0' || c == '\r' || c == '\n') return Status::perm("bad character in address");
+    if (c == '\\' && i + 1 < arg.size()) {
+      char n = arg[++i];
+      if (n == '\0' || n == '\r' || n == '\n') return Status::perm("bad character in address");
+      out.address += n;
+      continue;
+    }
+    if (c == '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (!quoted && angle && c == '>') {
+      closed = true;
+      ++i;
+      break;
+    }
+    if (!quoted && !angle && c == ' ') break;
+    out.address += c;
+  }
+  if (quoted) return Status::perm("unterminated quoted string");
+  if (!closed) return Status::perm("unterminated '<'");
+  while (i < arg.size() && arg[i] == ' ') ++i;
+  out.params = arg.substr(i);
   return out;
 }
 

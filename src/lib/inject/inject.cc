@@ -379,7 +379,8 @@ Result<Prepared> prepare(const Settings& s, const std::vector<std::string>& fiel
           }
           first = false;
         });
-        out = std::string(name) + ": " + addr::format_list(*list, name.size() + 2) + "\n";
+        std::string contents = addr::format_list(*list, name.size() + 2);
+        out = std::string(name) + ":" + (contents.empty() ? "" : " ") + contents + "\n";
       }
     }
     // qmail-header(5): Bcc, Resent-Bcc, Return-Path and Content-Length go.

@@ -87,8 +87,11 @@ SendmailPlan plan_sendmail(std::span<char*> args, bool have_proto) {
   if (sender) {
     p.args.push_back("-f");
     p.args.push_back(*sender);
+  }
+  if (sender && !sender->empty() && *sender != "<>") {
     // The From field shows the sender: its user and host replace the
-    // caller's, and a name from the environment no longer fits.
+    // caller's, and a name from the environment no longer fits. (The null
+    // sender says nothing about who writes.)
     p.unset = {"QMAILNAME", "MAILNAME", "NAME", "QMAILHOST", "MAILHOST"};
     std::string_view s = *sender;
     auto at = s.rfind('@');

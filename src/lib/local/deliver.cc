@@ -22,6 +22,10 @@ namespace qmail::local {
 
 namespace {
 
+// All program output copied into one report (qmail-lspawn keeps the report
+// in memory; many chatty program lines must not make it huge).
+constexpr std::size_t kMaxReportOutput = 256 * 1024;
+
 // maildir(5): the delivery program aborts after 24 hours.
 constexpr unsigned kMaildirTimeoutSeconds = 24 * 60 * 60;
 
@@ -96,6 +100,7 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
   std::vector<std::string> forwards;
   const std::string prefix = c.rp + c.dt;
   bool skip_rest = false;
+  std::size_t reported = 0;
   for (const Instruction& in : sel.instructions) {
     if (skip_rest) break;
     switch (in.kind) {
@@ -113,9 +118,11 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
       }
       case Kind::kProgram: {
         QMAIL_ASSIGN_OR_RETURN(ProgramResult r, run_shell(in.text, msgfd));
-        if (!r.output.empty()) {
-          std::string out = r.output;
+        const bool shown = !r.output.empty() && reported < kMaxReportOutput;
+        if (shown) {
+          std::string out = r.output.substr(0, kMaxReportOutput - reported);
           if (out.back() != '\n') out.push_back('\n');
+          reported += out.size();
           (void)io::write_all(out_fd, out);
         }
         Outcome o = classify(r);
@@ -131,7 +138,7 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
           why = "Unable to run /bin/sh: " + std::string(std::strerror(r.exec_errno)) + ". (#4.3.0)";
         } else if (r.signaled) {
           why = "Program crashed (signal " + std::to_string(r.code) + "). (#4.3.0)";
-        } else if (r.output.empty()) {
+        } else if (!shown) {
           why = "Program exited with code " + std::to_string(r.code) +
                 (o == Outcome::kPerm ? ". (#5.0.0)" : ". (#4.0.0)");
         }
@@ -230,7 +237,13 @@ Result<Selection> select(const Request& req) {
       return Status::temp("Uh-oh: " + sel.file + " is not a regular file. (#4.2.1)");
     }
     sel.executable = (st.st_mode & S_IXUSR) != 0;
-    QMAIL_ASSIGN_OR_RETURN(text, io::read_all(fd.get(), kMaxDotQmail));
+    auto read = io::read_all(fd.get(), kMaxDotQmail);
+    if (!read.is_ok()) {
+      // Too long or unreadable: the user can fix it, so defer.
+      if (read.status().is_perm()) return Status::temp("Uh-oh: .qmail file is too long. (#4.2.1)");
+      return temp_sys("Unable to read " + sel.file, read.status().err(), "4.3.0");
+    }
+    text = std::move(read.value());
   }
   if (text.empty()) {
     // dot-qmail(5): an empty or missing .qmail means defaultdelivery.

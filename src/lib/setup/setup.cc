@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <functional>
+#include <vector>
 
 #include "base/scope_guard.h"
 #include "fs/fs.h"
@@ -24,10 +26,6 @@ extern char** environ;
 namespace qmail::setup {
 
 namespace {
-
-// A program image is read whole to compare and copy it.
-constexpr std::size_t kMaxProgram = 1024 * 1024 * 1024;
-constexpr std::size_t kMaxManPage = 16 * 1024 * 1024;
 
 constexpr std::array<std::string_view, 42> kPrograms = {
     "qmail-queue",  "qmail-send",  "qmail-start",   "qmail-lspawn", "qmail-rspawn", "qmail-clean",
@@ -89,16 +87,23 @@ Status ensure_dir(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
   return fix(path, uid, gid, mode);
 }
 
-// Writes `data` to `path` through a temporary file that already has its
-// final owner and mode, so `path` is never seen partial or wrongly owned.
-Status install_file(const std::string& path, std::string_view data, uid_t uid, gid_t gid,
-                    mode_t mode) {
+// Writes `path` through a temporary file that `fill` writes and that gets
+// its final owner, mode (and `mtime`, if given) before the rename, so
+// `path` is never seen partial or wrongly owned.
+Status install_with(const std::string& path, uid_t uid, gid_t gid, mode_t mode,
+                    const std::function<Status(int fd)>& fill,
+                    const struct timespec* mtime = nullptr) {
   std::string tmp = fs::dirname(path) + "/.setup-tmp." + std::to_string(::getpid());
   QMAIL_ASSIGN_OR_RETURN(Fd fd, fs::open_trunc(tmp, 0600));
   ScopeGuard drop_tmp([&] { (void)fs::unlink(tmp); });
-  QMAIL_RETURN_IF_ERROR(io::write_all(fd.get(), data));
+  QMAIL_RETURN_IF_ERROR(fill(fd.get()));
   if (::fchown(fd.get(), uid, gid) != 0) return Status::temp_errno("unable to chown " + tmp);
   if (::fchmod(fd.get(), mode) != 0) return Status::temp_errno("unable to chmod " + tmp);
+  if (mtime) {
+    struct timespec times[2] = {{0, UTIME_OMIT}, *mtime};
+    if (::futimens(fd.get(), times) != 0)
+      return Status::temp_errno("unable to set times of " + tmp);
+  }
   QMAIL_RETURN_IF_ERROR(fs::fsync(fd));
   fd.reset();
   // Crash before the rename leaves a stray temporary file (overwritten by
@@ -108,17 +113,53 @@ Status install_file(const std::string& path, std::string_view data, uid_t uid, g
   return Status::ok();
 }
 
-// Copies `src` to `dst` unless `dst` already has the same bytes; then
-// repairs its owner and mode.
-Status copy_file(const std::string& src, const std::string& dst, std::size_t limit, uid_t uid,
-                 gid_t gid, mode_t mode, bool* changed) {
-  QMAIL_ASSIGN_OR_RETURN(std::string data, fs::read_file(src, limit));
-  if (lexists(dst)) {
-    auto old = fs::read_file(dst, limit);
-    if (old.is_ok() && *old == data) return fix(dst, uid, gid, mode);
+Status install_file(const std::string& path, std::string_view data, uid_t uid, gid_t gid,
+                    mode_t mode) {
+  return install_with(path, uid, gid, mode, [&](int fd) { return io::write_all(fd, data); });
+}
+
+// Copies all of `in` (of `size` bytes) to `out`, in the kernel when it can.
+Status copy_fd(int in, int out, off_t size, const std::string& what) {
+  off_t done = 0;
+  bool kernel = true;
+  std::vector<char> buf;
+  while (done < size) {
+    ssize_t n;
+    if (kernel) {
+      n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<std::size_t>(size - done), 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+        kernel = false;
+        buf.resize(1 << 16);
+        continue;
+      }
+    } else {
+      n = ::read(in, buf.data(), buf.size());
+      if (n > 0) QMAIL_RETURN_IF_ERROR(io::write_all(out, std::string_view(buf.data(), n)));
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::temp_errno("unable to copy " + what);
+    if (n == 0) return Status::temp("unable to copy " + what + ": it shrank while copying");
+    done += n;
   }
+  return Status::ok();
+}
+
+// Copies `src` to `dst` unless `dst` already has the same size and
+// modification time (copies get the source's mtime); then repairs its
+// owner and mode.
+Status copy_file(const std::string& src, const std::string& dst, uid_t uid, gid_t gid, mode_t mode,
+                 bool* changed) {
+  QMAIL_ASSIGN_OR_RETURN(Fd in, fs::open_read(src));
+  struct stat s;
+  if (::fstat(in.get(), &s) != 0) return Status::temp_errno("unable to stat " + src);
+  struct stat d;
+  if (::lstat(dst.c_str(), &d) == 0 && S_ISREG(d.st_mode) && d.st_size == s.st_size &&
+      d.st_mtim.tv_sec == s.st_mtim.tv_sec && d.st_mtim.tv_nsec == s.st_mtim.tv_nsec)
+    return fix(dst, uid, gid, mode);
   *changed = true;
-  return install_file(dst, data, uid, gid, mode);
+  return install_with(
+      dst, uid, gid, mode, [&](int out) { return copy_fd(in.get(), out, s.st_size, src); },
+      &s.st_mtim);
 }
 
 // Creates `path` with `data` if it does not exist; returns whether it did.
@@ -216,8 +257,7 @@ Status install_programs(const Options& opt, const Owners& o, Warnings* warnings)
     bool setuid_queue = name == "qmail-queue" && !o.single_user;
     uid_t uid = setuid_queue ? o.qmailq.uid : o.root.uid;
     mode_t mode = setuid_queue ? 04711 : program_mode(name);
-    QMAIL_RETURN_IF_ERROR(
-        copy_file(src, join(bin, name), kMaxProgram, uid, o.qmail, mode, &changed));
+    QMAIL_RETURN_IF_ERROR(copy_file(src, join(bin, name), uid, o.qmail, mode, &changed));
   }
   if (changed) QMAIL_RETURN_IF_ERROR(fs::fsync_dir(bin));
   if (!missing.empty()) warnings->push_back("programs not found in " + opt.exe_dir + ":" + missing);
@@ -251,8 +291,7 @@ Status install_man(const Options& opt, const Owners& o, Warnings* warnings) {
     std::string dir = opt.home + "/man/man" + section;
     QMAIL_RETURN_IF_ERROR(ensure_dir(dir, o.root.uid, o.qmail, 0755));
     bool changed = false;
-    QMAIL_RETURN_IF_ERROR(
-        copy_file(src, join(dir, name), kMaxManPage, o.root.uid, o.qmail, 0644, &changed));
+    QMAIL_RETURN_IF_ERROR(copy_file(src, join(dir, name), o.root.uid, o.qmail, 0644, &changed));
     if (changed) QMAIL_RETURN_IF_ERROR(fs::fsync_dir(dir));
   }
   return Status::ok();

@@ -225,13 +225,13 @@ TEST(Prepare, RewritesOtherAddressFields) {
   Settings s = base();
   auto p = prepare(s, fields_of("Date: d\nMessage-ID: <i@d>\nFrom: A <a>\nTo: b\n"
                                 "Reply-To: c@d+\nSender: e\nMail-Reply-To: f\nErrors-To: g\n"
-                                "Subject: h@i j\nKeywords: x\n"));
+                                "Subject: h@i j\nKeywords: x\nCc:\n"));
   ASSERT_TRUE(p.is_ok());
   EXPECT_EQ(p->header,
             "Date: d\nMessage-ID: <i@d>\nFrom: A <a@mail.example.com>\n"
             "To: b@mail.example.com\nReply-To: c@d.plus.example.com\n"
             "Sender: e@mail.example.com\nMail-Reply-To: f@mail.example.com\n"
-            "Errors-To: g@mail.example.com\nSubject: h@i j\nKeywords: x\n");
+            "Errors-To: g@mail.example.com\nSubject: h@i j\nKeywords: x\nCc:\n");
 }
 
 TEST(Prepare, PrintAddsReturnPath) {
@@ -283,6 +283,10 @@ TEST(Sendmail, Plans) {
   EXPECT_EQ(p.set, (std::vector<std::pair<std::string, std::string>>{
                        {"QMAILHOST", "example.org"}, {"QMAILUSER", "bob"}, {"MAILNAME", "Bob B"}}));
   EXPECT_EQ(p.unset.size(), 5u);
+  p = sm({"sendmail", "-f", "<>", "x"});
+  EXPECT_EQ(p.args, (std::vector<std::string>{"-a", "-f", "<>", "--", "x"}));
+  EXPECT_TRUE(p.set.empty());
+  EXPECT_TRUE(p.unset.empty());
   p = sm({"sendmail", "-fbob"});
   EXPECT_EQ(p.set, (std::vector<std::pair<std::string, std::string>>{{"QMAILUSER", "bob"}}));
   p = sm({"sendmail", "-Bbitmime", "-e", "q", "-p", "x", "-x", "-m", "-Eignored", "-bm", "r"});

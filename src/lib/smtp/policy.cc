@@ -1,0 +1,183 @@
+#include "smtp/policy.h"
+
+#include <arpa/inet.h>
+#include <cdb.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "base/strings.h"
+#include "fs/fs.h"
+#include "home/home.h"
+#include "io/fd.h"
+
+namespace qmail::smtp {
+
+struct RcptHosts::Cdb {
+  Fd fd;
+  struct cdb db {};
+  bool ok = false;
+  ~Cdb() {
+    if (ok) ::cdb_free(&db);
+  }
+};
+
+RcptHosts::RcptHosts() = default;
+RcptHosts::~RcptHosts() = default;
+RcptHosts::RcptHosts(RcptHosts&&) noexcept = default;
+RcptHosts& RcptHosts::operator=(RcptHosts&&) noexcept = default;
+
+RcptHosts RcptHosts::from_lines(const std::vector<std::string>& lines) {
+  RcptHosts r;
+  for (const auto& l : lines) r.hosts_.insert(str::lower(l));
+  return r;
+}
+
+Result<RcptHosts> RcptHosts::load() {
+  QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("rcpthosts"));
+  RcptHosts r = from_lines(lines);
+  std::string path = home::path("control/morercpthosts.cdb");
+  auto fd = fs::open_read(path);
+  if (!fd.is_ok()) {
+    if (fd.status().err() == ENOENT) return r;
+    return fd.status();
+  }
+  auto c = std::make_unique<Cdb>();
+  c->fd = std::move(fd).value();
+  if (::cdb_init(&c->db, c->fd.get()) != 0) return Status::temp_errno("unable to map " + path);
+  c->ok = true;
+  r.cdb_ = std::move(c);
+  return r;
+}
+
+bool RcptHosts::empty() const { return hosts_.empty() && !cdb_; }
+
+Result<bool> RcptHosts::allows(std::string_view domain) const {
+  std::string d = str::lower(domain);
+  auto has = [&](std::string_view key) -> Result<bool> {
+    if (hosts_.count(std::string(key))) return true;
+    if (cdb_) {
+      int r = ::cdb_find(&cdb_->db, key.data(), static_cast<unsigned>(key.size()));
+      if (r < 0) return Status::temp("control/morercpthosts.cdb is corrupt (#4.3.0)");
+      if (r > 0) return true;
+    }
+    return false;
+  };
+  QMAIL_ASSIGN_OR_RETURN(bool exact, has(d));
+  if (exact) return true;
+  // qmail-smtpd(8) wildcards: ".heaven.af.mil" allows every name below it.
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (d[i] != '.') continue;
+    QMAIL_ASSIGN_OR_RETURN(bool wild, has(std::string_view(d).substr(i)));
+    if (wild) return true;
+  }
+  return false;
+}
+
+BadMailFrom BadMailFrom::from_lines(const std::vector<std::string>& lines) {
+  BadMailFrom b;
+  for (const auto& l : lines) b.entries_.insert(str::lower(l));
+  return b;
+}
+
+Result<BadMailFrom> BadMailFrom::load() {
+  QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("badmailfrom"));
+  return from_lines(lines);
+}
+
+bool BadMailFrom::matches(std::string_view sender) const {
+  if (sender.empty() || entries_.empty()) return false;
+  std::string s = str::lower(sender);
+  if (entries_.count(s)) return true;
+  std::size_t at = s.rfind('@');
+  return at != std::string::npos && entries_.count(s.substr(at));
+}
+
+void LocalIps::add(std::string_view ip) {
+  std::string s(ip);
+  unsigned char buf[16];
+  if (::inet_pton(AF_INET, s.c_str(), buf) == 1)
+    addrs_.emplace_back(reinterpret_cast<char*>(buf), 4);
+  else if (::inet_pton(AF_INET6, s.c_str(), buf) == 1)
+    addrs_.emplace_back(reinterpret_cast<char*>(buf), 16);
+}
+
+LocalIps LocalIps::load(const char* tcplocalip) {
+  LocalIps l;
+  if (tcplocalip) l.add(tcplocalip);
+  struct ifaddrs* ifa = nullptr;
+  if (::getifaddrs(&ifa) == 0) {
+    for (auto* p = ifa; p; p = p->ifa_next) {
+      if (!p->ifa_addr) continue;
+      if (p->ifa_addr->sa_family == AF_INET) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(p->ifa_addr);
+        l.addrs_.emplace_back(reinterpret_cast<char*>(&sin->sin_addr), 4);
+      } else if (p->ifa_addr->sa_family == AF_INET6) {
+        auto* sin6 = reinterpret_cast<sockaddr_in6*>(p->ifa_addr);
+        l.addrs_.emplace_back(reinterpret_cast<char*>(&sin6->sin6_addr), 16);
+      }
+    }
+    ::freeifaddrs(ifa);
+  }
+  return l;
+}
+
+bool LocalIps::is_local_literal(std::string_view literal) const {
+  if (literal.size() < 3 || literal.front() != '[' || literal.back() != ']') return false;
+  std::string_view in = literal.substr(1, literal.size() - 2);
+  std::string s;
+  int af = AF_INET;
+  std::size_t len = 4;
+  if (str::istarts_with(in, "ipv6:")) {
+    s.assign(in.substr(5));
+    af = AF_INET6;
+    len = 16;
+  } else {
+    s.assign(in);
+  }
+  unsigned char buf[16];
+  if (::inet_pton(af, s.c_str(), buf) != 1) return false;
+  std::string key(reinterpret_cast<char*>(buf), len);
+  for (const auto& a : addrs_)
+    if (a == key) return true;
+  return false;
+}
+
+Status make_morercpthosts(const std::string& home_dir) {
+  std::string src = home_dir + "/control/morercpthosts";
+  std::string dst = home_dir + "/control/morercpthosts.cdb";
+  std::string text;
+  auto r = fs::read_file(src, control::kMaxControlFile);
+  if (r.is_ok()) {
+    text = std::move(r).value();
+  } else if (r.status().err() != ENOENT) {
+    return r.status();
+  }
+  std::string tmp = dst + ".tmp";
+  QMAIL_ASSIGN_OR_RETURN(Fd fd, fs::open_trunc(tmp, 0644));
+  struct cdb_make cm;
+  if (::cdb_make_start(&cm, fd.get()) != 0) return Status::temp_errno("unable to write " + tmp);
+  bool failed = false;
+  for (std::string_view line : str::split(text, '\n')) {
+    // qmail-control(5): trailing spaces and tabs are removed; we also skip
+    // empty lines and comments, as control::read_lines does.
+    std::string_view l = str::trim(line);
+    if (l.empty() || l.front() == '#') continue;
+    std::string key = str::lower(l);
+    if (::cdb_make_add(&cm, key.data(), static_cast<unsigned>(key.size()), "", 0) != 0) {
+      failed = true;
+      break;
+    }
+  }
+  if (::cdb_make_finish(&cm) != 0 || failed) {
+    (void)fs::unlink(tmp);
+    return Status::temp_errno("unable to write " + tmp);
+  }
+  QMAIL_RETURN_IF_ERROR(fs::fsync(fd));
+  // Crash before the rename: the old cdb stays, whole. After: the new one.
+  QMAIL_RETURN_IF_ERROR(fs::rename(tmp, dst));
+  return fs::fsync_dir(home_dir + "/control");
+}
+
+}  // namespace qmail::smtp

@@ -1,0 +1,73 @@
+// qmail-smtpd's control files that decide which envelopes it takes
+// (qmail-smtpd(8)): rcpthosts with morercpthosts.cdb, badmailfrom, and the
+// local IP addresses behind "box@[d.d.d.d]" (localiphost).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "base/status.h"
+
+namespace qmail::smtp {
+
+// Allowed RCPT domains: control/rcpthosts (exact names and ".suffix"
+// wildcards) plus control/morercpthosts.cdb (same keys, built by
+// qmail-newmrh). Domains are compared in lowercase.
+class RcptHosts {
+ public:
+  RcptHosts();
+  ~RcptHosts();
+  RcptHosts(RcptHosts&&) noexcept;
+  RcptHosts& operator=(RcptHosts&&) noexcept;
+
+  // Reads both files from the home. Missing files are empty. Errors: temp
+  // when a file exists but cannot be read.
+  static Result<RcptHosts> load();
+  // For tests: the rcpthosts lines given, no cdb.
+  static RcptHosts from_lines(const std::vector<std::string>& lines);
+
+  // Is `domain` (any case) allowed: "x.y" matches line "x.y", and any
+  // line ".y" or ".x.y"? Errors: temp when the cdb is corrupt.
+  Result<bool> allows(std::string_view domain) const;
+  // Neither file had any entry.
+  bool empty() const;
+
+ private:
+  struct Cdb;
+  std::unordered_set<std::string> hosts_;
+  std::unique_ptr<Cdb> cdb_;
+};
+
+// control/badmailfrom: addresses ("a@b", any case) and "@host" lines.
+class BadMailFrom {
+ public:
+  static Result<BadMailFrom> load();
+  static BadMailFrom from_lines(const std::vector<std::string>& lines);
+  bool matches(std::string_view sender) const;
+
+ private:
+  std::unordered_set<std::string> entries_;
+};
+
+// The addresses of this host, for recognising address literals: every
+// interface address (getifaddrs) plus $TCPLOCALIP. `literal` is a domain
+// "[1.2.3.4]" or "[IPv6:...]" from a parsed path.
+class LocalIps {
+ public:
+  static LocalIps load(const char* tcplocalip);
+  bool is_local_literal(std::string_view literal) const;
+  void add(std::string_view ip);
+
+ private:
+  std::vector<std::string> addrs_;  // 4 or 16 raw bytes each
+};
+
+// qmail-newmrh(8): compiles HOME/control/morercpthosts into
+// HOME/control/morercpthosts.cdb (lowercased keys, empty values) with a
+// temporary file, fsync and rename. Errors: temp.
+Status make_morercpthosts(const std::string& home_dir);
+
+}  // namespace qmail::smtp

@@ -1,0 +1,85 @@
+// The project's one TLS layer, on OpenSSL: a server context made from
+// qmail control files (qmail-smtpd now; POP3 and qmail-remote later) and
+// a TLS connection over a pair of descriptors (ucspi: read fd 0, write
+// fd 1) with a timeout on every wait.
+//
+// Policy (docs/smtpd.md): TLS 1.2 and 1.3 only; for TLS 1.2 only ECDHE and
+// DHE key exchange with AEAD ciphers; no compression, no renegotiation, no
+// session tickets or cache (one process per connection).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace qmail::tls {
+
+// Errors from reads and writes that waited too long carry this errno.
+inline constexpr int kTimedOut = 110;  // ETIMEDOUT on Linux
+
+class ServerContext {
+ public:
+  ServerContext(ServerContext&&) noexcept;
+  ServerContext& operator=(ServerContext&&) noexcept;
+  ~ServerContext();
+
+  // Loads `cert_path`, a PEM file holding the certificate, any
+  // intermediate certificates after it, and the private key (one file, as
+  // the common qmail TLS patch does). If `clientca_path` is non-empty and
+  // exists, clients are asked for a certificate, which is verified
+  // against those CAs (see Connection::client_verified). Errors: temp,
+  // with OpenSSL's reason.
+  static Result<ServerContext> load(const std::string& cert_path,
+                                    const std::string& clientca_path = "");
+  SSL_CTX* get() const { return ctx_; }
+
+ private:
+  explicit ServerContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  SSL_CTX* ctx_ = nullptr;
+};
+
+class Connection {
+ public:
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  // Runs the server handshake on `rfd`/`wfd` (both must be non-blocking;
+  // they may be the same socket). Each wait for the peer is bounded by
+  // `timeout_seconds`. Errors: temp (err() == kTimedOut on timeout).
+  static Result<Connection> accept(const ServerContext& ctx, int rfd, int wfd, int timeout_seconds);
+
+  // Reads up to `n` decrypted bytes into `buf`; 0 means the peer closed.
+  // Errors: temp (kTimedOut on timeout).
+  Result<std::size_t> read(char* buf, std::size_t n, int timeout_seconds);
+  // Writes all of `data`. Errors: temp.
+  Status write(std::string_view data, int timeout_seconds);
+  // Sends close_notify (best effort, no waiting).
+  void shutdown();
+
+  // "TLSv1.3" etc., and the cipher name, for logs and Received lines.
+  std::string version() const;
+  std::string cipher() const;
+  // Did the client present a certificate that verified against the
+  // context's client CAs?
+  bool client_verified() const;
+
+ private:
+  Connection(SSL* ssl, int rfd, int wfd) : ssl_(ssl), rfd_(rfd), wfd_(wfd) {}
+  // Waits until `fd` is readable (or writable); temp kTimedOut on timeout.
+  Status wait(int ssl_error, int timeout_seconds);
+  SSL* ssl_ = nullptr;
+  int rfd_ = -1, wfd_ = -1;
+};
+
+// Waits up to `timeout_seconds` for `fd` to become readable (`for_write`
+// false) or writable. Errors: temp kTimedOut, temp on poll failure.
+Status wait_fd(int fd, bool for_write, int timeout_seconds);
+
+}  // namespace qmail::tls

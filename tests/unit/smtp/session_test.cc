@@ -1,0 +1,64 @@
+#include "smtp/session.h"
+
+#include <gtest/gtest.h>
+
+#include "smtp/policy.h"
+
+namespace qmail::smtp {
+namespace {
+
+TEST(Reply, Format) {
+  EXPECT_EQ(format_reply(554, "mail server permanently rejected message (#5.3.0)"),
+            "554 5.3.0 mail server permanently rejected message (#5.3.0)\r\n");
+  EXPECT_EQ(format_reply(451, "no code"), "451 4.0.0 no code\r\n");
+  EXPECT_EQ(format_reply(250, "a\nb", false), "250-a\r\n250 b\r\n");
+}
+
+TEST(Received, QmailShape) {
+  std::time_t t = 1795308829;  // 22 Nov 2026 00:53:49 UTC
+  EXPECT_EQ(received_line("helo.test", "host.test", "", "1.2.3.4", "mx.test", "ESMTP", t),
+            "Received: from host.test (HELO helo.test) (host.test [1.2.3.4])\n"
+            "  by mx.test with ESMTP; 22 Nov 2026 00:53:49 -0000\n");
+  EXPECT_EQ(received_line("HOST.test", "host.test", "joe", "1.2.3.4", "mx", "SMTP", t),
+            "Received: from host.test (joe@host.test [1.2.3.4])\n"
+            "  by mx with SMTP; 22 Nov 2026 00:53:49 -0000\n");
+  EXPECT_EQ(received_line("a(b)\nc", "h", "", "ip", "l", "ESMTPS", t).substr(0, 37),
+            "Received: from h (HELO a?b??c) (h [ip");
+}
+
+TEST(RcptHosts, ExactAndWildcards) {
+  RcptHosts r = RcptHosts::from_lines({"Example.test", ".wild.test"});
+  struct Case {
+    const char* domain;
+    bool want;
+  } cases[] = {{"example.test", true},    {"EXAMPLE.TEST", true},
+               {"x.example.test", false}, {"wild.test", false},
+               {"a.wild.test", true},     {"a.b.WILD.test", true},
+               {"evil.test", false},      {"", false},
+               {"example.test.", false}};
+  for (const auto& c : cases) EXPECT_EQ(*r.allows(c.domain), c.want) << c.domain;
+  EXPECT_TRUE(RcptHosts::from_lines({}).empty());
+}
+
+TEST(BadMailFrom, AddressesAndHosts) {
+  BadMailFrom b = BadMailFrom::from_lines({"Bad@x.test", "@spam.test"});
+  EXPECT_TRUE(b.matches("bad@X.TEST"));
+  EXPECT_TRUE(b.matches("anyone@spam.test"));
+  EXPECT_FALSE(b.matches("good@x.test"));
+  EXPECT_FALSE(b.matches("a@sub.spam.test"));
+  EXPECT_FALSE(b.matches(""));
+}
+
+TEST(LocalIps, Literals) {
+  LocalIps l = LocalIps::load(nullptr);
+  l.add("192.0.2.7");
+  l.add("2001:db8::7");
+  EXPECT_TRUE(l.is_local_literal("[192.0.2.7]"));
+  EXPECT_TRUE(l.is_local_literal("[IPv6:2001:db8:0::7]"));
+  EXPECT_FALSE(l.is_local_literal("[192.0.2.8]"));
+  EXPECT_FALSE(l.is_local_literal("192.0.2.7"));
+  EXPECT_FALSE(l.is_local_literal("[junk]"));
+}
+
+}  // namespace
+}  // namespace qmail::smtp

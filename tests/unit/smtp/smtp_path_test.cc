@@ -1,0 +1,99 @@
+#include "addr/smtp_path.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace qmail::addr {
+namespace {
+
+struct Good {
+  const char* arg;
+  const char* address;
+  const char* rest;
+};
+
+TEST(EnvelopePath, Accepts) {
+  const Good cases[] = {
+      {"<u@example.test>", "u@example.test", ""},
+      {" <u@example.test> SIZE=10", "u@example.test", " SIZE=10"},
+      {"<>", "", ""},
+      {"<Postmaster>", "Postmaster", ""},
+      {"<@a.test,@b.test:u@c.test>", "u@c.test", ""},
+      {"<\"a b\"@x.test>", "a b@x.test", ""},
+      {"<\"a\\\"b\"@x.test>", "a\"b@x.test", ""},
+      {"<\"a>b\"@x.test>", "a>b@x.test", ""},
+      {"<u@[192.0.2.1]>", "u@[192.0.2.1]", ""},
+      {"<u@[IPv6:2001:db8::1]>", "u@[IPv6:2001:db8::1]", ""},
+      {"u@x.test", "u@x.test", ""},
+      {"u@x.test BODY=8BITMIME", "u@x.test", " BODY=8BITMIME"},
+      {"<a.b+c=d@x-y.test>", "a.b+c=d@x-y.test", ""},
+      {"<j\xc3\xb6@\xc3\xbc.test>", "j\xc3\xb6@\xc3\xbc.test", ""},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_path(c.arg);
+    ASSERT_TRUE(r.is_ok()) << c.arg << ": " << r.status().message();
+    EXPECT_EQ(r->path.address(), c.address) << c.arg;
+    EXPECT_EQ(r->rest, c.rest) << c.arg;
+  }
+}
+
+TEST(EnvelopePath, Flags) {
+  auto r = parse_path("<@a.test:u@[127.0.0.1]>");
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(r->path.had_route);
+  EXPECT_TRUE(r->path.literal);
+  EXPECT_FALSE(r->path.eight_bit);
+  EXPECT_TRUE(parse_path("<\xc3\xa9@x.test>")->path.eight_bit);
+  EXPECT_TRUE(parse_path("<>")->path.null);
+}
+
+TEST(EnvelopePath, Refuses) {
+  const char* bad[] = {
+      "",
+      "<",
+      "<u@x.test",
+      "<u@x.test>junk",
+      "<@x.test>",
+      "<@x.test:>",
+      "<@x.test,:u@y.test>",
+      "<@:u@y.test>",
+      "<u@>",
+      "<u@x.test.>",
+      "<u@.x.test>",
+      "<u@x..test>",
+      "<u@-x.test>",
+      "<u@x_y.test>",
+      "<u@x.test@y.test>",
+      "<u@@x.test>",
+      "<.u@x.test>",
+      "<u.@x.test>",
+      "<u..v@x.test>",
+      "<u v@x.test>",
+      "<\"u@x.test>",
+      "<\"u\"v@x.test>",
+      "<\"\"@x.test>",
+      "<u@[300.1.1.1]>",
+      "<u@[1.2.3]>",
+      "<u@[IPv6:zz]>",
+      "<u@[x:y]>",
+      "<u\x01@x.test>",
+      "<\"u\x01\"@x.test>",
+      "<u@x\x7f.test>",
+      "u@x.test>",
+  };
+  for (const char* b : bad) EXPECT_FALSE(parse_path(b).is_ok()) << b;
+}
+
+TEST(EnvelopePath, Lengths) {
+  std::string ok = "<" + std::string(240, 'a') + "@x.test>";
+  EXPECT_TRUE(parse_path(ok).is_ok());
+  std::string too_long = "<" + std::string(250, 'a') + "@x.test>";
+  EXPECT_FALSE(parse_path(too_long).is_ok());
+  std::string label = "<u@" + std::string(64, 'a') + ".test>";
+  EXPECT_FALSE(parse_path(label).is_ok());
+  EXPECT_TRUE(is_domain(std::string(63, 'a') + ".test"));
+}
+
+}  // namespace
+}  // namespace qmail::addr
