@@ -43,6 +43,8 @@ class Submission {
   // Returns qmail-queue's exit code, or a temp error if it could not be
   // run or died by a signal.
   Result<int> finish(std::string_view sender, const std::vector<std::string>& recipients);
+  // qmail-queue's pid while it runs (-1 after finish): qmail-log(5)'s "qp".
+  pid_t pid() const { return pid_; }
 
  private:
   Submission() = default;

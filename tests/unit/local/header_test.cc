@@ -14,13 +14,16 @@ namespace {
 TEST(HeaderTest, ParsesAndUnfolds) {
   auto h = parse_header(
       "Subject: hello\n world\nX-Empty:\nbad line\n\tcontinues nothing\nFrom:  a@b \n\nBody: no\n");
-  ASSERT_EQ(h.size(), 3u);
+  // qmail-header(5): a line that does not start a field ends the header.
+  ASSERT_EQ(h.size(), 2u);
   EXPECT_EQ(h[0].name, "Subject");
   EXPECT_EQ(h[0].value, "hello world");
   EXPECT_EQ(h[1].name, "X-Empty");
   EXPECT_EQ(h[1].value, "");
-  EXPECT_EQ(h[2].name, "From");
-  EXPECT_EQ(h[2].value, "a@b");
+  auto g = parse_header("From:  a@b \nTo: c@d\n\nBody: no\n");
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].value, "a@b");
+  EXPECT_EQ(g[1].name, "To");
 }
 
 TEST(HeaderTest, BoundsFieldCount) {

@@ -1,0 +1,78 @@
+#include "send/bounce.h"
+
+#include <cstdio>
+
+#include "home/home.h"
+
+namespace qmail::send {
+
+std::string bounce_paragraph(std::string_view recipient, std::string_view report) {
+  std::string out = "<";
+  out += recipient;
+  out += ">:\n";
+  for (char c : report)
+    if (c != '\0') out += c;
+  if (out.back() != '\n') out += '\n';
+  out += '\n';
+  return out;
+}
+
+Result<BounceConfig> load_bounce_config() {
+  BounceConfig c;
+  QMAIL_ASSIGN_OR_RETURN(auto me, control::me());
+  c.me = me && !me->empty() ? *me : "me";
+  QMAIL_ASSIGN_OR_RETURN(c.bouncefrom, control::read_line_or("bouncefrom", "MAILER-DAEMON"));
+  QMAIL_ASSIGN_OR_RETURN(c.bouncehost, control::read_line_or_me("bouncehost", "bouncehost"));
+  QMAIL_ASSIGN_OR_RETURN(c.doublebounceto, control::read_line_or("doublebounceto", "postmaster"));
+  QMAIL_ASSIGN_OR_RETURN(c.doublebouncehost,
+                         control::read_line_or_me("doublebouncehost", "doublebouncehost"));
+  QMAIL_ASSIGN_OR_RETURN(c.maxbytes, control::read_uint("bouncemaxbytes", kDefaultBounceMaxBytes));
+  return c;
+}
+
+std::string rfc5322_date(std::time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%d %s %d %02d:%02d:%02d -0000", tm.tm_mday, kMonths[tm.tm_mon],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+BouncePlan plan_bounce(const BounceConfig& c, std::string_view sender, std::string_view paragraphs,
+                       std::time_t now) {
+  BouncePlan p;
+  if (sender == kDoubleBounceSender) {
+    p.discard = true;
+    return p;
+  }
+  bool dbl = sender.empty();
+  if (dbl) {
+    p.envelope_sender = std::string(kDoubleBounceSender);
+    p.recipient = c.doublebounceto + "@" + c.doublebouncehost;
+  } else {
+    p.recipient = std::string(sender);
+  }
+  std::string& h = p.head;
+  h += "Date: " + rfc5322_date(now) + "\n";
+  h += "From: " + c.bouncefrom + "@" + c.bouncehost + "\n";
+  h += "To: " + p.recipient + "\n";
+  h += "Subject: failure notice\n";
+  h += "\n";
+  h += "Hi. This is the qmail-send program at " + c.me + ".\n";
+  if (dbl) {
+    h += "I tried to deliver a bounce message to this address, but the bounce bounced!\n";
+  } else {
+    h += "I'm afraid I wasn't able to deliver your message to the following addresses.\n";
+    h += "This is a permanent error; I've given up. Sorry it didn't work out.\n";
+  }
+  h += "\n";
+  h += paragraphs;
+  h += dbl ? "--- Below this line is the original bounce.\n\n"
+           : "--- Below this line is a copy of the message.\n\n";
+  return p;
+}
+
+}  // namespace qmail::send

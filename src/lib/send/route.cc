@@ -1,0 +1,89 @@
+#include "send/route.h"
+
+#include "base/strings.h"
+#include "fs/fs.h"
+#include "home/home.h"
+
+namespace qmail::send {
+
+std::map<std::string, std::string> parse_virtualdomains(std::string_view text) {
+  std::map<std::string, std::string> out;
+  for (std::string_view line : str::split(text, '\n')) {
+    line = str::trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    out.emplace(str::lower(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+  }
+  return out;
+}
+
+Result<Controls> load_controls() {
+  Controls c;
+  QMAIL_ASSIGN_OR_RETURN(auto me, control::me());
+  QMAIL_ASSIGN_OR_RETURN(auto locals, control::read_lines("locals"));
+  // qmail-send(8): locals defaults to me; with neither it refuses to run.
+  if (!fs::exists(home::path("control/locals"))) {
+    if (!me || me->empty()) return Status::perm("control/locals and control/me are missing");
+    locals.push_back(*me);
+  }
+  for (auto& l : locals) c.locals.insert(str::lower(str::trim(l)));
+  QMAIL_ASSIGN_OR_RETURN(auto ph, control::read_lines("percenthack"));
+  for (auto& l : ph) c.percenthack.insert(str::lower(str::trim(l)));
+  QMAIL_ASSIGN_OR_RETURN(auto vd, control::read_lines("virtualdomains"));
+  std::string text;
+  for (auto& l : vd) {
+    text += l;
+    text += '\n';
+  }
+  c.virtualdomains = parse_virtualdomains(text);
+  QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", "envnoathost"));
+  return c;
+}
+
+Route route(const Controls& c, std::string_view recipient) {
+  std::string addr(recipient);
+  std::size_t at = addr.rfind('@');
+  if (at == std::string::npos) {
+    at = addr.size();
+    addr += '@';
+    addr += c.envnoathost;
+  }
+  std::string user = addr.substr(0, at);
+  std::string domain = str::lower(std::string_view(addr).substr(at + 1));
+
+  // qmail-send(8): user%fqdn@domain -> user@fqdn for percenthack domains,
+  // repeatedly. Each round removes a '%', so this ends.
+  while (c.percenthack.count(domain)) {
+    std::size_t pct = user.rfind('%');
+    if (pct == std::string::npos) break;
+    domain = str::lower(std::string_view(user).substr(pct + 1));
+    user.resize(pct);
+  }
+
+  Route r;
+  if (c.locals.count(domain)) {
+    r.local = true;
+    r.address = user + "@" + domain;
+    return r;
+  }
+  std::string full = str::lower(user) + "@" + domain;
+  auto lookup = [&](const std::string& key) -> const std::string* {
+    auto it = c.virtualdomains.find(key);
+    return it == c.virtualdomains.end() ? nullptr : &it->second;
+  };
+  const std::string* prepend = lookup(full);
+  if (!prepend) prepend = lookup(domain);
+  for (std::size_t i = 0; !prepend && i < domain.size(); ++i)
+    if (domain[i] == '.') prepend = lookup(domain.substr(i));
+  if (!prepend) prepend = lookup("");
+  if (prepend && !prepend->empty()) {
+    r.local = true;
+    r.address = *prepend + "-" + user + "@" + domain;
+    return r;
+  }
+  r.address = user + "@" + domain;
+  return r;
+}
+
+}  // namespace qmail::send

@@ -1,0 +1,50 @@
+// qmail-send's routing of one envelope recipient (qmail-send(8), CONTROL
+// FILES): envnoathost, percenthack, locals, virtualdomains.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace qmail::send {
+
+struct Controls {
+  std::set<std::string> locals;                       // lower-cased domains
+  std::set<std::string> percenthack;                  // lower-cased domains
+  std::map<std::string, std::string> virtualdomains;  // lower-cased key -> prepend
+  std::string envnoathost;
+};
+
+// Parses control/virtualdomains text: "key:prepend" lines, where key is
+// "domain", ".suffix", "user@domain" or "" (catch-all); the first ':'
+// separates. Blank lines, '#' comments and lines without ':' are ignored;
+// keys are lower-cased; the first line for a key wins.
+std::map<std::string, std::string> parse_virtualdomains(std::string_view text);
+
+// Reads control/locals (default: me), percenthack, virtualdomains and
+// envnoathost (default: me, else "envnoathost"). Errors: temp on an
+// unreadable file; perm when neither locals nor me exists (qmail-send
+// refuses to run).
+Result<Controls> load_controls();
+
+struct Route {
+  bool local = false;
+  // The address handed to the spawner: for local delivery
+  // "local@domain" or "prepend-local@domain", otherwise the (rewritten)
+  // remote address.
+  std::string address;
+};
+
+// Routes `recipient` as qmail-send does: append @envnoathost when there is
+// no '@'; lower-case the domain; apply the percent hack repeatedly for
+// domains in percenthack; a domain in locals is local; otherwise
+// virtualdomains is consulted for "user@domain", "domain", each ".suffix"
+// and "" in that order, and a non-empty prepend makes it local as
+// "prepend-user@domain"; everything else is remote.
+Route route(const Controls& c, std::string_view recipient);
+
+}  // namespace qmail::send

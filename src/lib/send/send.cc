@@ -1,0 +1,869 @@
+#include "send/send.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/strings.h"
+#include "fs/fs.h"
+#include "home/home.h"
+#include "io/fd.h"
+#include "io/io.h"
+#include "queue/inject.h"
+#include "queue/layout.h"
+#include "send/bounce.h"
+#include "send/envelope.h"
+#include "send/route.h"
+#include "send/schedule.h"
+#include "spawn/protocol.h"
+
+namespace qmail::send {
+
+namespace {
+
+constexpr int kLogFd = 0;
+constexpr int kSpawnOut[2] = {1, 3};
+constexpr int kSpawnIn[2] = {2, 4};
+constexpr int kCleanOut = 5;
+constexpr int kCleanIn = 6;
+constexpr const char* kChanName[2] = {"local", "remote"};
+constexpr const char* kSpawnerName[2] = {"qmail-lspawn", "qmail-rspawn"};
+constexpr std::int64_t kChanskip[2] = {kChanskipLocal, kChanskipRemote};
+// A bounce file is read whole to build the bounce.
+constexpr std::size_t kMaxBounceFile = 16 * 1024 * 1024;
+constexpr std::uint64_t kDefaultLifetime = 604800;
+
+volatile sig_atomic_t g_term = 0, g_alrm = 0, g_hup = 0;
+int g_sig_w = -1;
+
+void on_signal(int sig) {
+  int saved = errno;
+  if (sig == SIGTERM) g_term = 1;
+  if (sig == SIGALRM) g_alrm = 1;
+  if (sig == SIGHUP) g_hup = 1;
+  char c = 's';
+  (void)!::write(g_sig_w, &c, 1);
+  errno = saved;
+}
+
+std::int64_t now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+// Sender and recipient addresses in log lines: control bytes would break
+// the one-line-per-event format.
+std::string safe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+  return out;
+}
+
+struct Rcpt {
+  std::string addr;
+  std::size_t offset = 0;
+  bool done = false;
+  bool busy = false;
+  bool tried = false;  // started in the current round
+};
+
+struct Chan {
+  std::vector<Rcpt> rcpts;
+  int busy = 0;
+  bool in_round = false;
+  bool deferred = false;
+  bool pending() const {
+    for (const auto& r : rcpts)
+      if (!r.done) return true;
+    return false;
+  }
+  bool untried() const {
+    for (const auto& r : rcpts)
+      if (!r.done && !r.busy && !r.tried) return true;
+    return false;
+  }
+};
+
+struct Msg {
+  std::uint64_t id = 0;
+  std::string sender;
+  std::int64_t birth = 0;
+  Chan ch[2];
+  bool bounce = false;  // bounce/<id> exists
+  bool idle() const { return !ch[0].busy && !ch[1].busy && !ch[0].in_round && !ch[1].in_round; }
+};
+
+struct Job {
+  std::uint64_t id;
+  int chan;
+  std::size_t rcpt;
+};
+
+class Send {
+ public:
+  Send() : q_(queue::Layout::from_home()) {}
+  Status run();
+
+ private:
+  void logline(std::string_view line);
+  void log_status();
+  Status load_config();
+  void reload();
+  // todo/ handling
+  void scan_todo();
+  void process_todo(std::uint64_t id);
+  // messages
+  void scan_info();
+  void load_message(std::uint64_t id);
+  void check_message(std::uint64_t id);
+  bool inject_bounce(Msg& m);
+  bool mark_done(Msg& m, int c, std::size_t i);
+  bool append_bounce(Msg& m, std::string_view rcpt, std::string_view report);
+  // deliveries
+  void dispatch(int c);
+  void start_delivery(Msg& m, int c, std::size_t i);
+  void handle_reply(int c, const spawn::Reply& r);
+  void end_round(Msg& m, int c);
+  void schedule(Msg& m, int c, std::int64_t when);
+  // pipes
+  bool clean(char cmd, std::uint64_t id);
+  void flush_spawn(int c);
+  bool read_spawn(int c);
+  [[noreturn]] void lost(const char* what);
+  int busy_total() const { return busy_[0] + busy_[1]; }
+  std::int64_t next_wakeup() const;
+
+  queue::Layout q_;
+  Controls controls_;
+  BounceConfig bounce_;
+  std::uint64_t lifetime_ = kDefaultLifetime;
+  int conc_[2] = {10, 20};
+  int busy_[2] = {0, 0};
+  std::map<std::uint64_t, Msg> msgs_;
+  std::map<std::uint64_t, Job> jobs_;
+  std::uint64_t next_delivery_ = 1;
+  std::set<std::pair<std::int64_t, std::uint64_t>> waiting_[2];
+  std::map<std::uint64_t, std::int64_t> waiting_at_[2];
+  std::deque<std::uint64_t> active_[2];
+  std::deque<std::uint64_t> todo_;
+  std::set<std::uint64_t> todo_known_;
+  std::set<std::pair<std::int64_t, std::uint64_t>> todo_retry_;
+  std::set<std::pair<std::int64_t, std::uint64_t>> recheck_;
+  std::string outbuf_[2];
+  spawn::Decoder dec_[2];
+  Fd trigger_;
+  std::int64_t next_scan_ = 0;
+};
+
+void Send::logline(std::string_view line) {
+  std::string l(line);
+  l += '\n';
+  // Nothing to do if the logger is gone; qmail-send keeps delivering.
+  (void)io::write_all(kLogFd, l);
+}
+
+void Send::log_status() {
+  logline("status: local " + std::to_string(busy_[0]) + "/" + std::to_string(conc_[0]) +
+          " remote " + std::to_string(busy_[1]) + "/" + std::to_string(conc_[1]));
+}
+
+void Send::lost(const char* what) {
+  logline(std::string("alert: oh no! lost ") + what + " connection! dying...");
+  ::_exit(111);
+}
+
+Status Send::load_config() {
+  QMAIL_ASSIGN_OR_RETURN(Controls c, load_controls());
+  QMAIL_ASSIGN_OR_RETURN(BounceConfig b, load_bounce_config());
+  QMAIL_ASSIGN_OR_RETURN(std::uint64_t cl, control::read_uint("concurrencylocal", 10));
+  QMAIL_ASSIGN_OR_RETURN(std::uint64_t cr, control::read_uint("concurrencyremote", 20));
+  QMAIL_ASSIGN_OR_RETURN(std::uint64_t lt, control::read_uint("queuelifetime", kDefaultLifetime));
+  controls_ = std::move(c);
+  bounce_ = std::move(b);
+  conc_[0] = static_cast<int>(std::min(cl, kMaxConcurrency));
+  conc_[1] = static_cast<int>(std::min(cr, kMaxConcurrency));
+  lifetime_ = lt;
+  return Status::ok();
+}
+
+void Send::reload() {
+  Status s = load_config();
+  if (!s.is_ok()) logline("alert: unable to reread controls: " + safe(s.message()));
+}
+
+// ---- todo/ -------------------------------------------------------------
+
+void Send::scan_todo() {
+  auto names = fs::list_dir(q_.dir("todo"));
+  if (!names.is_ok()) {
+    logline("alert: unable to opendir todo, sleeping...");
+    return;
+  }
+  for (const auto& n : *names) {
+    auto id = str::parse_uint(n);
+    if (!id || todo_known_.count(*id)) continue;
+    todo_known_.insert(*id);
+    todo_.push_back(*id);
+  }
+}
+
+// Preprocessing one new message (qmail's INTERNALS): write info, local
+// and remote for todo/<id>, make them durable, then ask qmail-clean to
+// remove intd/<id> and todo/<id>. Until todo/<id> is gone, a crash
+// anywhere here just makes us (or our successor) preprocess it again from
+// scratch: the files are rewritten with O_TRUNC, and no delivery is
+// started before qmail-clean's '+' (so no 'D' mark can be lost by the
+// rewrite).
+void Send::process_todo(std::uint64_t id) {
+  auto retry = [&] { todo_retry_.insert({now() + kTroubleDelay, id}); };
+  std::string todo_path = q_.todo(id);
+  auto text = fs::read_file(todo_path, kMaxEnvelope);
+  if (!text.is_ok()) {
+    if (text.status().err() == ENOENT) {
+      todo_known_.erase(id);
+      return;
+    }
+    logline("warning: trouble reading todo/" + std::to_string(id) + "; will try again later");
+    return retry();
+  }
+  if (msgs_.count(id)) {
+    // The id of a message we still hold came back (inode reuse): finish
+    // the old one first.
+    return retry();
+  }
+  logline("new msg " + std::to_string(id));
+  auto todo = parse_todo(*text);
+  if (!todo.is_ok()) {
+    logline("warning: unknown record type in todo/" + std::to_string(id));
+    todo_retry_.insert({now() + kTodoScanInterval, id});
+    return;
+  }
+  auto st = fs::stat(q_.mess(id));
+  if (!st.is_ok()) {
+    logline("warning: unable to stat mess/" + std::to_string(id % queue::kSplit) + "/" +
+            std::to_string(id) + "; will try again later");
+    return retry();
+  }
+  std::vector<std::string> addrs[2];
+  for (const auto& r : todo->recipients) {
+    Route rt = route(controls_, r);
+    addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
+  }
+
+  auto write_file = [&](const std::string& path, std::string_view data) -> bool {
+    auto fd = fs::open_trunc(path, 0600);
+    if (!fd.is_ok()) {
+      logline("warning: unable to create " + path + "; will try again later");
+      return false;
+    }
+    if (!io::write_all(fd->get(), data).is_ok()) {
+      logline("warning: trouble writing to " + path + "; will try again later");
+      return false;
+    }
+    if (!fs::fsync(*fd).is_ok()) {
+      logline("warning: trouble fsyncing " + path + "; will try again later");
+      return false;
+    }
+    return true;
+  };
+  // info first: its mtime is the birth time. Then the recipient lists; a
+  // list left from an earlier attempt under other routing is removed.
+  if (!write_file(q_.info(id), format_info(todo->sender))) return retry();
+  const std::string lists[2] = {q_.local(id), q_.remote(id)};
+  for (int c = 0; c < 2; ++c) {
+    if (!addrs[c].empty()) {
+      if (!write_file(lists[c], format_rcpts(addrs[c]))) return retry();
+    } else if (!fs::unlink(lists[c]).is_ok()) {
+      logline("warning: unable to unlink " + lists[c] + "; will try again later");
+      return retry();
+    }
+  }
+  // The names must be durable too before todo/<id> may go.
+  for (const char* sub : {"info", "local", "remote"}) {
+    if (!fs::fsync_dir(q_.split_dir(sub, id)).is_ok()) {
+      logline(std::string("warning: trouble fsyncing ") + sub + "/" +
+              std::to_string(id % queue::kSplit) + "; will try again later");
+      return retry();
+    }
+  }
+  logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) + " from <" +
+          safe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
+          std::to_string(todo->uid));
+  // qmail-clean removes intd/<id> and todo/<id>. A crash after this
+  // leaves info/local/remote, which a restart loads (scan_info).
+  if (!clean('i', id)) {
+    logline("warning: qmail-clean unable to clean up todo/" + std::to_string(id) +
+            "; will try again later");
+    return retry();
+  }
+  todo_known_.erase(id);
+  load_message(id);
+}
+
+// ---- messages ------------------------------------------------------------
+
+void Send::scan_info() {
+  for (std::uint64_t s = 0; s < queue::kSplit; ++s) {
+    std::string dir = q_.dir("info") + "/" + std::to_string(s);
+    auto names = fs::list_dir(dir);
+    if (!names.is_ok()) {
+      logline("alert: unable to opendir info/" + std::to_string(s) + ", sleeping...");
+      continue;
+    }
+    for (const auto& n : *names) {
+      auto id = str::parse_uint(n);
+      if (!id || todo_known_.count(*id) || msgs_.count(*id)) continue;
+      // A message still in todo/ is preprocessed again from todo.
+      if (fs::exists(q_.todo(*id))) continue;
+      load_message(*id);
+    }
+  }
+}
+
+void Send::load_message(std::uint64_t id) {
+  auto again = [&] { recheck_.insert({now() + kTroubleDelay, id}); };
+  std::string info_path = q_.info(id);
+  auto info = fs::read_file(info_path, kMaxEnvelope);
+  auto info_st = fs::stat(info_path);
+  if (!info.is_ok() || !info_st.is_ok()) {
+    logline("warning: trouble reading info/" + std::to_string(id % queue::kSplit) + "/" +
+            std::to_string(id) + "; will try again later");
+    return again();
+  }
+  auto sender = parse_info(*info);
+  if (!sender.is_ok()) {
+    logline("warning: unknown record type in info/" + std::to_string(id % queue::kSplit) + "/" +
+            std::to_string(id));
+    return again();
+  }
+  Msg m;
+  m.id = id;
+  m.sender = std::move(*sender);
+  m.birth = info_st->st_mtime;
+  std::int64_t when[2] = {0, 0};
+  const std::string lists[2] = {q_.local(id), q_.remote(id)};
+  for (int c = 0; c < 2; ++c) {
+    auto text = fs::read_file(lists[c], kMaxEnvelope);
+    if (!text.is_ok()) {
+      if (text.status().err() == ENOENT) continue;
+      logline("warning: trouble reading " + lists[c] + "; will try again later");
+      return again();
+    }
+    auto recs = parse_rcpts(*text);
+    if (!recs.is_ok()) {
+      logline("warning: unknown record type in " + lists[c]);
+      return again();
+    }
+    for (auto& r : *recs) m.ch[c].rcpts.push_back({std::move(r.address), r.offset, r.done});
+    auto st = fs::stat(lists[c]);
+    // The list's mtime is the next retry time (set when a round ends).
+    if (st.is_ok()) when[c] = st->st_mtime;
+  }
+  m.bounce = fs::exists(q_.bounce(id));
+  auto [it, inserted] = msgs_.emplace(id, std::move(m));
+  if (!inserted) return;
+  for (int c = 0; c < 2; ++c)
+    if (it->second.ch[c].pending()) schedule(it->second, c, when[c]);
+  recheck_.insert({0, id});
+}
+
+void Send::schedule(Msg& m, int c, std::int64_t when) {
+  auto old = waiting_at_[c].find(m.id);
+  if (old != waiting_at_[c].end()) {
+    waiting_[c].erase({old->second, m.id});
+    waiting_at_[c].erase(old);
+  }
+  waiting_[c].insert({when, m.id});
+  waiting_at_[c][m.id] = when;
+}
+
+// Called whenever a message may have become idle: inject its bounce, and
+// remove it from the queue when every recipient is done.
+void Send::check_message(std::uint64_t id) {
+  auto it = msgs_.find(id);
+  if (it == msgs_.end()) return;
+  Msg& m = it->second;
+  if (!m.idle()) return;
+  if (m.bounce && !inject_bounce(m)) {
+    recheck_.insert({now() + kTroubleDelay, id});
+    return;
+  }
+  if (m.ch[0].pending() || m.ch[1].pending()) return;
+  // Done. Unlinking the lists first: a crash after it leaves info/<id>
+  // without lists, which a restart treats as done and finishes here.
+  for (const std::string& p : {q_.local(id), q_.remote(id)}) {
+    if (!fs::unlink(p).is_ok()) {
+      logline("warning: unable to unlink " + p + "; will try again later");
+      recheck_.insert({now() + kTroubleDelay, id});
+      return;
+    }
+  }
+  // qmail-clean removes mess/<id> (and any intd/todo). info/<id> goes
+  // last, so a crash before this point repeats the cleanup.
+  if (!clean('x', id)) {
+    logline("warning: qmail-clean unable to clean up mess/" + std::to_string(id % queue::kSplit) +
+            "/" + std::to_string(id) + "; will try again later");
+    recheck_.insert({now() + kTroubleDelay, id});
+    return;
+  }
+  std::string info_path = q_.info(id);
+  if (!fs::unlink(info_path).is_ok()) {
+    logline("warning: unable to unlink " + info_path + "; will try again later");
+    recheck_.insert({now() + kTroubleDelay, id});
+    return;
+  }
+  logline("end msg " + std::to_string(id));
+  msgs_.erase(it);
+}
+
+// bounce/<id> is removed only after qmail-queue accepted the bounce. A
+// crash in between sends the bounce twice, never zero times.
+bool Send::inject_bounce(Msg& m) {
+  std::string path = q_.bounce(m.id);
+  auto text = fs::read_file(path, kMaxBounceFile);
+  if (!text.is_ok()) {
+    if (text.status().err() == ENOENT) {
+      m.bounce = false;
+      return true;
+    }
+    logline("warning: trouble reading " + path + "; will try again later");
+    return false;
+  }
+  BouncePlan plan = plan_bounce(bounce_, m.sender, *text, ::time(nullptr));
+  if (plan.discard) {
+    logline("triple bounce: discarding bounce/" + std::to_string(m.id));
+  } else {
+    auto mess = fs::open_read(q_.mess(m.id));
+    if (!mess.is_ok()) {
+      logline("warning: unable to open mess/" + std::to_string(m.id % queue::kSplit) + "/" +
+              std::to_string(m.id) + "; will try again later");
+      return false;
+    }
+    auto sub = queue::Submission::start();
+    if (!sub.is_ok()) {
+      logline("warning: unable to start qmail-queue, will try again later");
+      return false;
+    }
+    long qp = static_cast<long>(sub->pid());
+    Status s = sub->put(plan.head);
+    // The copy of the message, bounded by control/bouncemaxbytes.
+    std::uint64_t left = bounce_.maxbytes ? bounce_.maxbytes : UINT64_MAX;
+    char buf[65536];
+    while (s.is_ok() && left > 0) {
+      ssize_t n = ::read(mess->get(), buf,
+                         static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, left)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        s = Status::temp_errno("read mess");
+        break;
+      }
+      if (n == 0) break;
+      s = sub->put(std::string_view(buf, static_cast<std::size_t>(n)));
+      left -= static_cast<std::uint64_t>(n);
+    }
+    if (!s.is_ok()) {
+      logline("warning: trouble injecting bounce message, will try again later");
+      return false;  // ~Submission kills qmail-queue: nothing is queued
+    }
+    auto code = sub->finish(plan.envelope_sender, {plan.recipient});
+    if (!code.is_ok() || *code != 0) {
+      logline("warning: trouble injecting bounce message, will try again later");
+      return false;
+    }
+    logline("bounce msg " + std::to_string(m.id) + " qp " + std::to_string(qp));
+  }
+  if (!fs::unlink(path).is_ok() || !fs::fsync_dir(q_.dir("bounce")).is_ok()) {
+    logline("warning: unable to unlink " + path + "; will try again later");
+    return false;
+  }
+  m.bounce = false;
+  return true;
+}
+
+// Per-recipient checkpoint: 'T' -> 'D' in place, then fsync. Until the
+// fsync returns, a crash makes us deliver to this recipient again (a
+// duplicate, never a loss).
+bool Send::mark_done(Msg& m, int c, std::size_t i) {
+  const std::string path = c == 0 ? q_.local(m.id) : q_.remote(m.id);
+  auto fd = fs::open_rw(path);
+  bool ok = fd.is_ok();
+  if (ok) {
+    ssize_t n;
+    do {
+      n = ::pwrite(fd->get(), "D", 1, static_cast<off_t>(m.ch[c].rcpts[i].offset));
+    } while (n < 0 && errno == EINTR);
+    ok = n == 1 && fs::fsync(*fd).is_ok();
+  }
+  if (!ok) {
+    logline("warning: trouble marking " + path + "; will try again later");
+    return false;
+  }
+  m.ch[c].rcpts[i].done = true;
+  return true;
+}
+
+// A permanent failure is recorded in bounce/<id> (fsynced) before the
+// recipient is marked done: a crash between the two retries the
+// recipient, which may add a second paragraph, but never loses the bounce.
+bool Send::append_bounce(Msg& m, std::string_view rcpt, std::string_view report) {
+  std::string path = q_.bounce(m.id);
+  bool existed = fs::exists(path);
+  auto fd = fs::open_append(path, 0600);
+  bool ok = fd.is_ok() && io::write_all(fd->get(), bounce_paragraph(rcpt, report)).is_ok() &&
+            fs::fsync(*fd).is_ok() && (existed || fs::fsync_dir(q_.dir("bounce")).is_ok());
+  if (!ok) {
+    logline("alert: unable to append to bounce message; will try again later");
+    return false;
+  }
+  m.bounce = true;
+  return true;
+}
+
+// ---- deliveries ----------------------------------------------------------
+
+void Send::dispatch(int c) {
+  std::int64_t t = now();
+  while (busy_[c] < conc_[c]) {
+    if (!active_[c].empty()) {
+      auto it = msgs_.find(active_[c].front());
+      if (it == msgs_.end()) {
+        active_[c].pop_front();
+        continue;
+      }
+      Msg& m = it->second;
+      std::size_t i = 0;
+      for (; i < m.ch[c].rcpts.size(); ++i) {
+        const Rcpt& r = m.ch[c].rcpts[i];
+        if (!r.done && !r.busy && !r.tried) break;
+      }
+      if (i == m.ch[c].rcpts.size()) {
+        active_[c].pop_front();
+        if (m.ch[c].busy == 0) end_round(m, c);
+        continue;
+      }
+      start_delivery(m, c, i);
+      continue;
+    }
+    if (waiting_[c].empty() || waiting_[c].begin()->first > t) break;
+    auto [when, id] = *waiting_[c].begin();
+    waiting_[c].erase(waiting_[c].begin());
+    waiting_at_[c].erase(id);
+    auto it = msgs_.find(id);
+    if (it == msgs_.end()) continue;
+    Chan& ch = it->second.ch[c];
+    ch.in_round = true;
+    ch.deferred = false;
+    for (auto& r : ch.rcpts) r.tried = false;
+    active_[c].push_back(id);
+  }
+}
+
+void Send::start_delivery(Msg& m, int c, std::size_t i) {
+  Rcpt& r = m.ch[c].rcpts[i];
+  std::uint64_t d = next_delivery_++;
+  r.busy = true;
+  r.tried = true;
+  ++m.ch[c].busy;
+  ++busy_[c];
+  jobs_[d] = {m.id, c, i};
+  logline("starting delivery " + std::to_string(d) + ": msg " + std::to_string(m.id) + " to " +
+          kChanName[c] + " " + safe(r.addr));
+  log_status();
+  outbuf_[c] += spawn::encode(spawn::Command{d, m.id, m.sender, r.addr});
+  flush_spawn(c);
+}
+
+void Send::handle_reply(int c, const spawn::Reply& rep) {
+  auto j = jobs_.find(rep.delivery);
+  if (j == jobs_.end() || j->second.chan != c) {
+    logline("warning: internal error: delivery report out of range");
+    return;
+  }
+  Job job = j->second;
+  jobs_.erase(j);
+  --busy_[c];
+  std::string d = std::to_string(rep.delivery);
+  auto it = msgs_.find(job.id);
+  QMAIL_CHECK(it != msgs_.end());
+  Msg& m = it->second;
+  Chan& ch = m.ch[c];
+  Rcpt& r = ch.rcpts[job.rcpt];
+  r.busy = false;
+  --ch.busy;
+  std::string text = spawn::log_text(rep.text);
+  switch (rep.result) {
+    case 'K':
+      logline("delivery " + d + ": success: " + text);
+      if (!mark_done(m, c, job.rcpt)) ch.deferred = true;
+      break;
+    case 'D':
+      logline("delivery " + d + ": failure: " + text);
+      if (!append_bounce(m, r.addr, rep.text) || !mark_done(m, c, job.rcpt)) ch.deferred = true;
+      break;
+    default:
+      logline("delivery " + d + ": deferral: " + text);
+      // qmail-send(8), queuelifetime: after it, temporary failures are
+      // permanent.
+      if (now() >= m.birth + static_cast<std::int64_t>(lifetime_)) {
+        std::string why = rep.text;
+        if (!why.empty() && why.back() != '\n') why += '\n';
+        why += kGivingUp;
+        if (!append_bounce(m, r.addr, why) || !mark_done(m, c, job.rcpt)) ch.deferred = true;
+      } else {
+        ch.deferred = true;
+      }
+  }
+  log_status();
+  if (ch.busy == 0 && ch.in_round && !ch.untried()) end_round(m, c);
+}
+
+// A round (one attempt at every pending recipient of a channel) is over.
+// If recipients remain, the next round is at next_retry(); the list's
+// mtime records it so a restart keeps the schedule (best effort: a lost
+// utime only makes the retry come early).
+void Send::end_round(Msg& m, int c) {
+  Chan& ch = m.ch[c];
+  ch.in_round = false;
+  for (auto it = active_[c].begin(); it != active_[c].end(); ++it)
+    if (*it == m.id) {
+      active_[c].erase(it);
+      break;
+    }
+  if (ch.pending()) {
+    std::int64_t t = now();
+    std::int64_t when = next_retry(m.birth, t, kChanskip[c]);
+    if (!ch.deferred) when = t;  // only trouble marking; nothing was deferred
+    std::string path = c == 0 ? q_.local(m.id) : q_.remote(m.id);
+    struct timeval tv[2] = {{static_cast<time_t>(when), 0}, {static_cast<time_t>(when), 0}};
+    if (::utimes(path.c_str(), tv) != 0)
+      logline("warning: unable to utime " + path + "; message will be retried early");
+    if (!ch.deferred) when = t + kTroubleDelay;
+    schedule(m, c, when);
+  }
+  recheck_.insert({0, m.id});
+}
+
+// ---- pipes -------------------------------------------------------------
+
+// qmail-clean: one command, one byte back. Synchronous: qmail-clean
+// answers at once, and nothing else is waiting on it.
+bool Send::clean(char cmd, std::uint64_t id) {
+  std::string c(1, cmd);
+  c += std::to_string(id);
+  c += '\0';
+  if (!io::write_all(kCleanOut, c).is_ok()) lost("qmail-clean");
+  char answer;
+  for (;;) {
+    ssize_t n = ::read(kCleanIn, &answer, 1);
+    if (n == 1) break;
+    if (n < 0 && errno == EINTR) continue;
+    lost("qmail-clean");
+  }
+  return answer == '+';
+}
+
+void Send::flush_spawn(int c) {
+  while (!outbuf_[c].empty()) {
+    ssize_t n = ::write(kSpawnOut[c], outbuf_[c].data(), outbuf_[c].size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      lost(kSpawnerName[c]);
+    }
+    outbuf_[c].erase(0, static_cast<std::size_t>(n));
+  }
+}
+
+bool Send::read_spawn(int c) {
+  char buf[65536];
+  ssize_t n = ::read(kSpawnIn[c], buf, sizeof buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  dec_[c].feed(std::string_view(buf, static_cast<std::size_t>(n)));
+  for (;;) {
+    auto r = dec_[c].next_reply();
+    if (!r.is_ok()) {
+      logline("warning: delivery report mangled from " + std::string(kSpawnerName[c]));
+      return false;
+    }
+    if (!*r) break;
+    handle_reply(c, **r);
+  }
+  return true;
+}
+
+std::int64_t Send::next_wakeup() const {
+  std::int64_t w = next_scan_;
+  for (int c = 0; c < 2; ++c)
+    if (!waiting_[c].empty() && busy_[c] < conc_[c]) w = std::min(w, waiting_[c].begin()->first);
+  if (!todo_retry_.empty()) w = std::min(w, todo_retry_.begin()->first);
+  if (!recheck_.empty()) w = std::min(w, recheck_.begin()->first);
+  return w;
+}
+
+Status Send::run() {
+  // qmail-send(8): one qmail-send per queue.
+  auto mutex = fs::open_rw(q_.sendmutex());
+  if (!mutex.is_ok()) {
+    mutex = Result<Fd>(Fd(::open(q_.sendmutex().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)));
+    if (!mutex->valid()) {
+      logline("alert: cannot start: unable to open lock/sendmutex");
+      return Status::temp("unable to open lock/sendmutex");
+    }
+  }
+  if (::flock(mutex->get(), LOCK_EX | LOCK_NB) != 0) {
+    logline("alert: cannot start: qmail-send is already running");
+    return Status::temp("qmail-send is already running");
+  }
+  Status cfg = load_config();
+  if (!cfg.is_ok()) {
+    logline("alert: cannot start: " + safe(cfg.message()));
+    return cfg;
+  }
+
+  int sp[2];
+  if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) return Status::temp_errno("pipe");
+  Fd sig_r(sp[0]), sig_w(sp[1]);
+  g_sig_w = sig_w.get();
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGALRM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  for (int c = 0; c < 2; ++c) {
+    int fl = ::fcntl(kSpawnOut[c], F_GETFL);
+    if (fl < 0) return Status::temp(std::string("descriptors are not set up: run qmail-start"));
+    ::fcntl(kSpawnOut[c], F_SETFL, fl | O_NONBLOCK);
+    ::fcntl(kSpawnIn[c], F_SETFL, ::fcntl(kSpawnIn[c], F_GETFL) | O_NONBLOCK);
+  }
+
+  // Restart: everything preprocessed is loaded; todo/ is processed in
+  // slices below.
+  scan_todo();
+  scan_info();
+  next_scan_ = now() + kTodoScanInterval;
+  log_status();
+
+  std::vector<pollfd> fds;
+  for (;;) {
+    if (g_term) {
+      if (busy_total() == 0) {
+        logline("status: exiting");
+        return Status::ok();
+      }
+    }
+    if (g_hup) {
+      g_hup = 0;
+      reload();
+    }
+    if (g_alrm) {
+      // qmail-send(8): ALRM reschedules every message for immediate
+      // delivery.
+      g_alrm = 0;
+      for (int c = 0; c < 2; ++c) {
+        std::vector<std::uint64_t> ids;
+        for (auto& [when, id] : waiting_[c]) ids.push_back(id);
+        for (auto id : ids) schedule(msgs_.at(id), c, 0);
+      }
+    }
+    std::int64_t t = now();
+    if (!g_term) {
+      if (t >= next_scan_) {
+        scan_todo();
+        next_scan_ = t + kTodoScanInterval;
+      }
+      while (!todo_retry_.empty() && todo_retry_.begin()->first <= t) {
+        std::uint64_t id = todo_retry_.begin()->second;
+        todo_retry_.erase(todo_retry_.begin());
+        todo_.push_back(id);
+      }
+      while (!recheck_.empty() && recheck_.begin()->first <= t) {
+        std::uint64_t id = recheck_.begin()->second;
+        recheck_.erase(recheck_.begin());
+        check_message(id);
+      }
+      // Deliveries already queued go first; then a bounded slice of new
+      // mail, so a flood in todo/ cannot starve them.
+      dispatch(0);
+      dispatch(1);
+      for (std::size_t n = 0; n < kTodoSlice && !todo_.empty(); ++n) {
+        std::uint64_t id = todo_.front();
+        todo_.pop_front();
+        process_todo(id);
+      }
+      dispatch(0);
+      dispatch(1);
+    }
+
+    if (!trigger_.valid()) {
+      trigger_.reset(::open(q_.trigger().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    }
+    fds.clear();
+    fds.push_back({sig_r.get(), POLLIN, 0});
+    fds.push_back({kSpawnIn[0], POLLIN, 0});
+    fds.push_back({kSpawnIn[1], POLLIN, 0});
+    fds.push_back({kSpawnOut[0], static_cast<short>(outbuf_[0].empty() ? 0 : POLLOUT), 0});
+    fds.push_back({kSpawnOut[1], static_cast<short>(outbuf_[1].empty() ? 0 : POLLOUT), 0});
+    // qmail-clean only speaks when asked: input here means it died. After
+    // TERM it is not needed any more (and may have had the TERM too).
+    fds.push_back({kCleanIn, static_cast<short>(g_term ? 0 : POLLIN), 0});
+    if (trigger_.valid() && !g_term) fds.push_back({trigger_.get(), POLLIN, 0});
+    int timeout = -1;
+    bool busy_work =
+        !g_term && (!todo_.empty() || (!recheck_.empty() && recheck_.begin()->first <= now()));
+    if (busy_work) {
+      timeout = 0;
+    } else if (!g_term) {
+      std::int64_t w = next_wakeup() - now();
+      timeout = w <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(w, 3600) * 1000);
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      logline("warning: trouble in select");
+      continue;
+    }
+    if (fds[0].revents) {
+      char buf[64];
+      while (::read(sig_r.get(), buf, sizeof buf) > 0) {
+      }
+    }
+    for (int c = 0; c < 2; ++c) {
+      if (fds[1 + c].revents && !read_spawn(c)) lost(kSpawnerName[c]);
+      if (fds[3 + c].revents & (POLLOUT | POLLERR)) flush_spawn(c);
+    }
+    if (fds[5].events && fds[5].revents && !g_term) {
+      // A TERM to the whole process group may reach qmail-clean first:
+      // give ours a moment to arrive before calling it a loss.
+      pollfd sig{sig_r.get(), POLLIN, 0};
+      (void)::poll(&sig, 1, 1000);
+      if (!g_term) lost("qmail-clean");
+    }
+    if (fds.size() > 6 && fds[6].revents) {
+      char buf[256];
+      ssize_t r = ::read(trigger_.get(), buf, sizeof buf);
+      // EOF: every writer closed; reopen so poll does not spin on POLLHUP.
+      if (r == 0 || (fds[6].revents & POLLHUP)) trigger_.reset();
+      scan_todo();
+    }
+  }
+}
+
+}  // namespace
+
+Status send_main(std::span<char*>) {
+  Send s;
+  return s.run();
+}
+
+}  // namespace qmail::send

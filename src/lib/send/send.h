@@ -1,0 +1,28 @@
+// qmail-send(8): the queue manager. One event loop (poll) over the
+// trigger FIFO, the spawners' and qmail-clean's pipes, signals and
+// timers. Descriptors as qmail-send(8) says: log on 0; qmail-lspawn
+// commands on 1, results on 2; qmail-rspawn on 3 and 4; qmail-clean on 5
+// and 6. The design (scheduling, durability, restart) is in docs/queue.md.
+#pragma once
+
+#include <span>
+
+#include "base/status.h"
+
+namespace qmail::send {
+
+// Highest accepted concurrencylocal/concurrencyremote (qmail capped them
+// at 120; each running delivery costs a process and a pipe).
+inline constexpr std::uint64_t kMaxConcurrency = 1000;
+// New messages preprocessed between two dispatch rounds, so a flood in
+// todo/ cannot starve queued deliveries.
+inline constexpr std::size_t kTodoSlice = 8;
+// todo/ is rescanned this often even without a trigger poke (seconds).
+inline constexpr int kTodoScanInterval = 60;
+// After trouble (disk, qmail-clean, qmail-queue) an action is retried
+// after this long (seconds; qmail-log(5) says ten seconds).
+inline constexpr int kTroubleDelay = 10;
+
+Status send_main(std::span<char*> args);
+
+}  // namespace qmail::send

@@ -1,0 +1,631 @@
+"""qmail-start, qmail-send, qmail-lspawn and qmail-rspawn against small stub
+siblings (qmail-clean, qmail-local, qmail-getpw, qmail-queue written here in
+Python), so the queue manager is tested on its own: routing, deliveries,
+bounces, retries, signals, restarts, starvation and concurrency.
+
+The stubs follow the interfaces the real programs implement: qmail-clean's
+"i<id>\\0"/"x<id>\\0" -> '+', qmail-local's argv and exit codes, qmail-getpw's
+six NUL-terminated fields, qmail-queue's fd 0 message / fd 1 envelope.
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmailtest import BUILD, wait_for  # noqa: E402
+
+SPLIT = 23
+PY = sys.executable
+
+STUB_CLEAN = r'''#!PY
+import os, sys
+q = os.path.join(os.environ["QMAILHOME"], "queue")
+def rm(p):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+buf = b""
+while True:
+    c = os.read(0, 4096)
+    if not c:
+        sys.exit(0)
+    buf += c
+    while b"\0" in buf:
+        rec, buf = buf.split(b"\0", 1)
+        cmd, ident = rec[:1], rec[1:].decode()
+        if cmd == b"i":
+            rm(os.path.join(q, "intd", ident))
+            rm(os.path.join(q, "todo", ident))
+        elif cmd == b"x":
+            rm(os.path.join(q, "mess", str(int(ident) % 23), ident))
+            rm(os.path.join(q, "intd", ident))
+            rm(os.path.join(q, "todo", ident))
+        os.write(1, b"+")
+'''
+
+# qmail-local -- user homedir local dash ext domain sender defaultdelivery
+# Records every delivery as homedir/delivered/<n> (Delivered-To and
+# Return-Path lines, then the message). Behaviour by files in homedir:
+# "perm" -> exit 100, "temp" -> exit 111, "slow" -> sleep while it exists;
+# "running/" counts concurrent runs into "maxrunning".
+STUB_LOCAL = r'''#!PY
+import os, sys, time
+_, _, user, home, local, dash, ext, domain, sender, dd = sys.argv
+msg = sys.stdin.buffer.read()
+if os.getcwd() != os.path.realpath(home):
+    print("wrong cwd %s (#4.3.0)" % os.getcwd()); sys.exit(111)
+run = os.path.join(home, "running")
+os.makedirs(run, exist_ok=True)
+me = os.path.join(run, str(os.getpid()))
+open(me, "w").close()
+n = len(os.listdir(run))
+with open(os.path.join(home, "concurrency"), "a") as f:
+    f.write("%d\n" % n)
+try:
+    while os.path.exists(os.path.join(home, "slow")):
+        time.sleep(0.02)
+    if os.path.exists(os.path.join(home, "perm")):
+        print("Sorry, no mailbox here by that name. (#5.1.1)"); sys.exit(100)
+    if os.path.exists(os.path.join(home, "temp")):
+        print("Temporary trouble. (#4.2.1)"); sys.exit(111)
+    d = os.path.join(home, "delivered")
+    os.makedirs(d, exist_ok=True)
+    name = "%d.%d" % (time.time() * 1e6, os.getpid())
+    tmp = os.path.join(home, "tmp." + name)
+    with open(tmp, "wb") as f:
+        f.write(("Return-Path: <%s>\nDelivered-To: %s@%s\nX-Args: %s|%s|%s|%s|%s\n" % (
+            sender, local, domain, user, dash, ext, dd, local)).encode())
+        f.write(msg)
+    os.rename(tmp, os.path.join(d, name))
+    print("did 0+0+1")
+finally:
+    os.unlink(me)
+'''
+
+STUB_GETPW = r'''#!PY
+import os, sys
+local = sys.argv[1]
+if local.startswith("nosuch"):
+    sys.exit(100)
+if local.startswith("tempfail"):
+    sys.exit(111)
+home = os.path.join(os.environ["QMAILHOME"], "alias")
+sys.stdout.buffer.write(b"alias\0%d\0%d\0%s\0-\0%s\0" % (
+    os.getuid(), os.getgid(), home.encode(), local.encode()))
+'''
+
+# fd 0 message, fd 1 envelope "F..\0T..\0...\0\0"; queues like qmail-queue.
+STUB_QUEUE = r'''#!PY
+import os, sys, time
+q = os.path.join(os.environ["QMAILHOME"], "queue")
+msg = os.fdopen(0, "rb").read()
+env = os.fdopen(1, "rb").read()
+recs = env.split(b"\0")
+ident = int(time.time() * 1000) % 1000000000 * 1000 + os.getpid() % 1000
+while os.path.exists(os.path.join(q, "mess", str(ident % 23), str(ident))):
+    ident += 1
+with open(os.path.join(q, "mess", str(ident % 23), str(ident)), "wb") as f:
+    f.write(b"Received: (qmail %d invoked by stub); now\n" % os.getpid() + msg)
+todo = b"u%d\0p%d\0" % (os.getuid(), os.getpid())
+for r in recs:
+    if r:
+        todo += r + b"\0"
+with open(os.path.join(q, "intd", str(ident)), "wb") as f:
+    f.write(todo)
+os.link(os.path.join(q, "intd", str(ident)), os.path.join(q, "todo", str(ident)))
+try:
+    fd = os.open(os.path.join(q, "lock", "trigger"), os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, b"x")
+    os.close(fd)
+except OSError:
+    pass
+'''
+
+
+class StubHome:
+    """A qmail home with our programs and the stubs above."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="qmail-send-test-")
+        os.chmod(self.tmp, 0o755)
+        self.dir = os.path.join(self.tmp, "home")
+        self.logfile = os.path.join(self.tmp, "send.log")
+        self.proc = None
+        for d in ["bin", "control", "users", "alias", "boxes"]:
+            os.makedirs(self.path(d))
+        for p in ["qmail-send", "qmail-start", "qmail-lspawn", "qmail-rspawn", "qmail-newu"]:
+            shutil.copy(os.path.join(BUILD, p), self.path("bin", p))
+        for name, text in [("qmail-clean", STUB_CLEAN), ("qmail-local", STUB_LOCAL),
+                           ("qmail-getpw", STUB_GETPW), ("qmail-queue", STUB_QUEUE)]:
+            self.write_bin(name, text.replace("PY", PY, 1))
+        q = self.path("queue")
+        for sub in ["mess", "info", "local", "remote"]:
+            for s in range(SPLIT):
+                os.makedirs(os.path.join(q, sub, str(s)))
+        for sub in ["todo", "intd", "bounce", "pid", "lock"]:
+            os.makedirs(os.path.join(q, sub))
+        open(os.path.join(q, "lock", "sendmutex"), "w").close()
+        os.mkfifo(os.path.join(q, "lock", "trigger"), 0o622)
+        uid, gid = os.getuid(), os.getgid()
+        with open(self.path("users", "ids"), "w") as f:
+            for n in ["alias", "qmaild", "qmaill", "qmailp", "qmailq", "qmailr", "qmails"]:
+                f.write("%s:%d:%d\n" % (n, uid, gid))
+        self.control("me", "example.test\n")
+        self.users = []
+        for u in ["alice", "bob", "postmaster", "carol"]:
+            self.add_user(u)
+
+    def write_bin(self, name, text):
+        p = self.path("bin", name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, 0o755)
+
+    def path(self, *rel):
+        return os.path.join(self.dir, *rel)
+
+    def env(self):
+        e = dict(os.environ)
+        e["QMAILHOME"] = self.dir
+        return e
+
+    def control(self, name, text):
+        with open(self.path("control", name), "w") as f:
+            f.write(text)
+
+    def box(self, user):
+        return self.path("boxes", user)
+
+    def add_user(self, name, prefix=False):
+        os.makedirs(self.box(name), exist_ok=True)
+        self.users.append((name, prefix))
+        pw = pwd.getpwuid(os.getuid())
+        lines = []
+        for n, pre in self.users:
+            if pre:
+                lines.append("+%s:%s:%d:%d:%s:-::" % (n, pw.pw_name, os.getuid(), os.getgid(),
+                                                    self.box(n)))
+            else:
+                lines.append("=%s:%s:%d:%d:%s:::" % (n, pw.pw_name, os.getuid(), os.getgid(),
+                                                   self.box(n)))
+        with open(self.path("users", "assign"), "w") as f:
+            f.write("\n".join(lines) + "\n.\n")
+        subprocess.run([self.path("bin", "qmail-newu")], env=self.env(), check=True,
+                       capture_output=True)
+
+    def delivered(self, user):
+        d = os.path.join(self.box(user) if user != "alias" else self.path("alias"), "delivered")
+        out = []
+        if os.path.isdir(d):
+            for n in sorted(os.listdir(d)):
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def inject(self, sender, rcpts, body=b"Subject: test\n\nhello\n"):
+        env = b"F" + sender.encode() + b"\0"
+        for r in rcpts:
+            env += b"T" + r.encode() + b"\0"
+        env += b"\0"
+        rfd, wfd = os.pipe()
+        os.write(wfd, env)
+        os.close(wfd)
+        p = subprocess.Popen([self.path("bin", "qmail-queue")], stdin=subprocess.PIPE,
+                             stdout=rfd, env=self.env())
+        os.close(rfd)
+        p.communicate(body)
+        assert p.returncode == 0
+
+    def start(self, *args):
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([self.path("bin", "qmail-start"), *args], stdout=log,
+                                     stderr=subprocess.STDOUT, env=self.env(), cwd="/",
+                                     start_new_session=True)
+        log.close()
+        wait_for(lambda: "status:" in self.log(), 20, "qmail-send to start")
+
+    def log(self):
+        if not os.path.exists(self.logfile):
+            return ""
+        with open(self.logfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def send_pid(self):
+        return self.proc.pid  # qmail-start became qmail-send
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL qmail-send only; its spawners and qmail-clean go on EOF."""
+        try:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        pgid = self.proc.pid
+        self.proc = None
+
+        def gone():
+            try:
+                os.killpg(pgid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+        wait_for(gone, 20, "the old process group to exit")
+
+    def queue_files(self, *subs):
+        out = []
+        for sub in subs or ("todo", "info", "local", "remote", "bounce", "mess", "intd"):
+            for root, _, files in os.walk(self.path("queue", sub)):
+                out += [os.path.join(root, f) for f in files]
+        return out
+
+    def empty_queue(self):
+        return not self.queue_files()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class SendTest(unittest.TestCase):
+    def setUp(self):
+        self.h = StubHome()
+        self.addCleanup(self.h.cleanup)
+
+    def wait_log(self, pattern, timeout=30, count=1):
+        r = re.compile(pattern, re.M)
+        return wait_for(lambda: len(r.findall(self.h.log())) >= count, timeout,
+                        "log line /%s/ x%d; log:\n%s" % (pattern, count, self.h.log()[-3000:]))
+
+    def test_local_delivery_end_to_end(self):
+        h = self.h
+        h.start()
+        h.inject("sender@remote.test", ["Alice@Example.TEST"])
+        wait_for(lambda: h.delivered("alice"), 20, "delivery to alice")
+        self.wait_log(r"^end msg \d+$")
+        log = h.log()
+        m = re.search(r"^new msg (\d+)$", log, re.M)
+        self.assertTrue(m, log)
+        msg = m.group(1)
+        size = None
+        self.assertRegex(log, r"(?m)^info msg %s: bytes \d+ from <sender@remote\.test> qp \d+ "
+                         r"uid %d$" % (msg, os.getuid()))
+        self.assertRegex(log, r"(?m)^starting delivery 1: msg %s to local Alice@example\.test$"
+                         % msg)
+        self.assertRegex(log, r"(?m)^status: local 1/10 remote 0/20$")
+        self.assertRegex(log, r"(?m)^delivery 1: success: did_0\+0\+1/$")
+        self.assertRegex(log, r"(?m)^end msg %s$" % msg)
+        del size
+        got = h.delivered("alice")[0]
+        self.assertIn(b"Return-Path: <sender@remote.test>\n", got)
+        self.assertIn(b"Delivered-To: Alice@example.test\n", got)
+        self.assertIn(b"X-Args: " + pwd.getpwuid(os.getuid()).pw_name.encode() +
+                      b"|||./Mailbox|Alice", got)
+        self.assertIn(b"hello\n", got)
+        wait_for(h.empty_queue, 10, "queue to empty")
+
+    def test_defaultdelivery_and_logger(self):
+        h = self.h
+        logged = os.path.join(h.tmp, "logger.out")
+        # a logger that outlives the TERM to the process group, as multilog
+        # under supervise does
+        h.write_bin("logger", "#!/bin/sh\ntrap '' TERM\nexec cat > %s\n" % logged)
+        log = open(h.logfile, "ab")
+        h.proc = subprocess.Popen([h.path("bin", "qmail-start"), "./Maildir/",
+                                   h.path("bin", "logger")], stdout=log, env=h.env(),
+                                  start_new_session=True)
+        log.close()
+        h.inject("s@x.test", ["bob@example.test"])
+        wait_for(lambda: h.delivered("bob"), 20, "delivery to bob")
+        self.assertIn(b"|./Maildir/|", h.delivered("bob")[0])
+        def logged_end():
+            if not os.path.exists(logged):
+                return False
+            with open(logged) as f:
+                return "end msg" in f.read()
+        wait_for(logged_end, 20, "end msg in the logger's output")
+        h.stop()
+        with open(logged) as f:
+            text = f.read()
+        self.assertIn("delivery 1: success", text)
+        self.assertIn("status: exiting", text)
+
+    def test_routing(self):
+        h = self.h
+        h.control("locals", "example.test\nlocal2.test\n")
+        h.control("virtualdomains", "virt.test:vd\n.wild.test:wd\nuser@special.test:sp\n"
+                  "except.virt.test:\n")
+        h.control("percenthack", "example.test\n")
+        h.control("envnoathost", "local2.test\n")
+        h.add_user("vd-", prefix=True)
+        h.add_user("wd-", prefix=True)
+        h.add_user("sp-", prefix=True)
+        h.start()
+        h.inject("s@x.test", ["carol", "dave@virt.test", "eve@a.wild.test", "user@special.test",
+                              "bob%local2.test@example.test", "x@except.virt.test",
+                              "y@remote.test", "z%remote2.test@example.test"])
+        self.wait_log(r"^delivery \d+: deferral: qmail-remote_is_not_installed_\(#4\.3\.0\)/$",
+                      count=3)
+        wait_for(lambda: len([1 for u in ["carol", "bob", "vd-", "wd-", "sp-"]
+                              if h.delivered(u)]) == 5, 20, "local deliveries")
+        log = h.log()
+        for line in ["to local carol@local2.test", "to local vd-dave@virt.test",
+                     "to local wd-eve@a.wild.test", "to local sp-user@special.test",
+                     "to local bob@local2.test", "to remote x@except.virt.test",
+                     "to remote y@remote.test", "to remote z@remote2.test"]:
+            self.assertIn(line, log)
+        self.assertIn(b"Delivered-To: vd-dave@virt.test\n", h.delivered("vd-")[0])
+        self.assertIn(b"X-Args: ", h.delivered("vd-")[0])
+        # remote recipients stay queued
+        self.assertEqual(len(h.queue_files("remote")), 1)
+        # local recipients are all checkpointed as done ('D')
+        def recs():
+            with open(h.queue_files("local")[0], "rb") as f:
+                return f.read().split(b"\0")[:-1]
+        self.assertEqual(len(recs()), 5)
+        wait_for(lambda: all(r.startswith(b"D") for r in recs()), 10, "local marks")
+
+    def test_unknown_local_goes_to_alias_and_nosuch_bounces(self):
+        h = self.h
+        h.start()
+        h.inject("alice@example.test", ["Someone-Else@example.test", "nosuchuser@example.test"])
+        wait_for(lambda: h.delivered("alias"), 20, "alias delivery")
+        self.assertIn(b"X-Args: alias|-|someone-else|./Mailbox|Someone-Else",
+                      h.delivered("alias")[0])
+        wait_for(lambda: h.delivered("alice"), 20, "bounce to alice")
+        b = h.delivered("alice")[0]
+        self.assertIn(b"Return-Path: <>\n", b)
+        self.assertIn(b"<nosuchuser@example.test>:\nSorry, no mailbox here by that name. "
+                      b"(#5.1.1)\n", b)
+
+    def test_bounce_qsbmf(self):
+        h = self.h
+        open(os.path.join(h.box("bob"), "perm"), "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test", "carol@example.test"],
+                 b"Subject: original\n\nthe body\n")
+        wait_for(lambda: h.delivered("alice"), 20, "bounce to alice")
+        self.wait_log(r"^bounce msg \d+ qp \d+$")
+        self.wait_log(r"^delivery \d+: failure: Sorry,_no_mailbox_here_by_that_name._"
+                      r"\(#5\.1\.1\)/$")
+        b = h.delivered("alice")[0].decode()
+        head, _, body = b.partition("\n\n")
+        self.assertIn("Return-Path: <>", head)
+        self.assertIn("From: MAILER-DAEMON@example.test", b)
+        self.assertIn("To: alice@example.test", b)
+        self.assertIn("Subject: failure notice", b)
+        self.assertIn(
+            "Hi. This is the qmail-send program at example.test.\n"
+            "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+            "<bob@example.test>:\n"
+            "Sorry, no mailbox here by that name. (#5.1.1)\n\n"
+            "--- Below this line is a copy of the message.\n\n"
+            "Received: (qmail", b)
+        self.assertIn("Subject: original\n\nthe body\n", b)
+        self.assertNotIn("carol@example.test>:", b)
+        self.assertEqual(len(h.delivered("carol")), 1)
+        wait_for(h.empty_queue, 20, "queue to empty")
+
+    def test_double_and_triple_bounce(self):
+        h = self.h
+        h.control("bouncefrom", "bounces\n")
+        h.control("bouncehost", "bh.test\n")
+        open(os.path.join(h.box("bob"), "perm"), "w").close()
+        h.start()
+        # double bounce: the sender is empty
+        h.inject("", ["bob@example.test"])
+        wait_for(lambda: h.delivered("postmaster"), 20, "double bounce")
+        b = h.delivered("postmaster")[0].decode()
+        self.assertIn("Return-Path: <#@[]>", b)
+        self.assertIn("From: bounces@bh.test", b)
+        self.assertIn("--- Below this line is the original bounce.", b)
+        # triple bounce: a failing double bounce is discarded
+        h.inject("#@[]", ["bob@example.test"])
+        self.wait_log(r"^triple bounce: discarding bounce/\d+$")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertEqual(len(h.delivered("postmaster")), 1)
+
+    def test_deferral_then_alrm_retry(self):
+        h = self.h
+        flag = os.path.join(h.box("bob"), "temp")
+        open(flag, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        self.wait_log(r"^delivery 1: deferral: Temporary_trouble._\(#4\.2\.1\)/$")
+        # retry time is recorded as the mtime of local/<s>/<id>: ~100s ahead
+        lst = h.queue_files("local")
+        self.assertEqual(len(lst), 1)
+        self.assertGreater(os.stat(lst[0]).st_mtime, time.time() + 30)
+        os.unlink(flag)
+        os.kill(h.send_pid(), signal.SIGALRM)
+        wait_for(lambda: h.delivered("bob"), 20, "retry after ALRM")
+        self.wait_log(r"^delivery 2: success")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertEqual(h.delivered("alice"), [])
+
+    def test_queuelifetime_gives_up(self):
+        h = self.h
+        open(os.path.join(h.box("bob"), "temp"), "w").close()
+        h.control("queuelifetime", "0\n")
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: h.delivered("alice"), 20, "bounce")
+        b = h.delivered("alice")[0].decode()
+        self.assertIn("<bob@example.test>:\nTemporary trouble. (#4.2.1)\nI'm not going to try "
+                      "again; this message has been in the queue too long.\n", b)
+
+    def test_term_waits_for_deliveries(self):
+        h = self.h
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: os.path.isdir(os.path.join(h.box("bob"), "running")) and
+                 os.listdir(os.path.join(h.box("bob"), "running")), 20, "delivery to start")
+        os.kill(h.send_pid(), signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertIsNone(h.proc.poll(), "qmail-send exited with a delivery running")
+        self.assertNotIn("status: exiting", h.log())
+        os.unlink(slow)
+        h.proc.wait(20)
+        self.assertEqual(h.proc.returncode, 0)
+        self.assertIn("delivery 1: success", h.log())
+        self.assertTrue(h.log().rstrip().endswith("status: exiting"))
+
+    def test_hup_rereads_locals(self):
+        h = self.h
+        h.control("locals", "example.test\n")
+        h.start()
+        h.control("locals", "example.test\nnew.test\n")
+        os.kill(h.send_pid(), signal.SIGHUP)
+        time.sleep(0.2)  # the HUP is handled before the trigger poke below
+        h.inject("s@x.test", ["bob@new.test"])
+        wait_for(lambda: h.delivered("bob"), 20, "delivery after HUP")
+
+    def test_second_send_refused(self):
+        h = self.h
+        h.start()
+        p = subprocess.run([h.path("bin", "qmail-send")], env=h.env(), capture_output=True,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 111)
+
+    def test_restart_after_sigkill_finishes_queue(self):
+        h = self.h
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test", "carol@example.test"])
+        wait_for(lambda: h.delivered("carol"), 20, "carol's delivery")
+        self.wait_log(r"^delivery \d+: success")  # carol is checkpointed
+        wait_for(lambda: os.path.isdir(os.path.join(h.box("bob"), "running")) and
+                 os.listdir(os.path.join(h.box("bob"), "running")), 20, "bob's delivery")
+        os.kill(h.send_pid(), signal.SIGKILL)
+        os.unlink(slow)
+        h.kill()
+        # more mail while qmail-send is down
+        h.inject("alice@example.test", ["carol@example.test"])
+        h.start()
+        wait_for(lambda: len(h.delivered("carol")) == 2, 20, "todo processed after restart")
+        wait_for(lambda: h.delivered("bob"), 20, "bob redelivered after restart")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        # carol was checkpointed ('D') before the kill: not delivered again
+        self.assertEqual(len(h.delivered("carol")), 2)
+
+    def test_restart_finishes_half_done_message(self):
+        """A message whose lists are all done but whose info remains (crash
+        during cleanup) is finished on restart."""
+        h = self.h
+        ident = 4242
+        q = h.path("queue")
+        with open(os.path.join(q, "mess", str(ident % SPLIT), str(ident)), "w") as f:
+            f.write("Subject: x\n\nx\n")
+        with open(os.path.join(q, "info", str(ident % SPLIT), str(ident)), "wb") as f:
+            f.write(b"Fa@b.test\0")
+        with open(os.path.join(q, "local", str(ident % SPLIT), str(ident)), "wb") as f:
+            f.write(b"Dbob@example.test\0Tcarol@example.test\0")
+        h.start()
+        wait_for(lambda: h.delivered("carol"), 20, "pending recipient")
+        self.wait_log(r"^end msg 4242$")
+        self.assertEqual(h.delivered("bob"), [])
+        wait_for(h.empty_queue, 20, "queue to empty")
+
+    def test_backlog_does_not_starve_queued_delivery(self):
+        """2000 new messages in todo/ must not hold up a message that is
+        already queued: its delivery starts before most of todo/ is
+        preprocessed."""
+        h = self.h
+        q = h.path("queue")
+        old = 7
+        with open(os.path.join(q, "mess", str(old % SPLIT), str(old)), "w") as f:
+            f.write("Subject: old\n\nold\n")
+        with open(os.path.join(q, "info", str(old % SPLIT), str(old)), "wb") as f:
+            f.write(b"Fa@b.test\0")
+        with open(os.path.join(q, "local", str(old % SPLIT), str(old)), "wb") as f:
+            f.write(b"Tcarol@example.test\0")
+        n = 2000
+        for i in range(n):
+            ident = 100000 + i
+            with open(os.path.join(q, "mess", str(ident % SPLIT), str(ident)), "w") as f:
+                f.write("Subject: flood\n\nflood\n")
+            with open(os.path.join(q, "todo", str(ident)), "wb") as f:
+                f.write(b"u0\0p1\0Fa@b.test\0Tbob@example.test\0")
+        open(os.path.join(h.box("bob"), "temp"), "w").close()  # keep the flood queued
+        h.start()
+        self.wait_log(r"^delivery \d+: success: did_0\+0\+1/$")
+        log = h.log()
+        first = log.index("starting delivery 1: msg %d " % old)
+        new_before = log[:first].count("\nnew msg ")
+        self.assertLess(new_before, 100, "queued delivery waited behind %d new messages"
+                        % new_before)
+        # and new mail keeps flowing to deliveries while todo/ drains
+        self.wait_log(r"^new msg 1019\d\d$", 120)
+        log = h.log()
+        last_new = log.rindex("\nnew msg ")
+        self.assertIn("starting delivery", log[:last_new][log.index("new msg 100"):])
+        wait_for(lambda: not h.queue_files("todo"), 300, "todo to drain")
+
+    def test_concurrencylocal_honoured(self):
+        h = self.h
+        h.control("concurrencylocal", "3\n")
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        for _ in range(8):
+            h.inject("alice@example.test", ["bob@example.test"])
+        run = os.path.join(h.box("bob"), "running")
+        wait_for(lambda: os.path.isdir(run) and len(os.listdir(run)) == 3, 20,
+                 "three deliveries running")
+        time.sleep(0.5)
+        self.assertEqual(len(os.listdir(run)), 3)
+        self.assertIn("status: local 3/3 remote 0/20", h.log())
+        os.unlink(slow)
+        wait_for(lambda: len(h.delivered("bob")) == 8, 30, "all deliveries")
+        with open(os.path.join(h.box("bob"), "concurrency")) as f:
+            self.assertEqual(max(int(x) for x in f.read().split()), 3)
+
+    def test_remote_via_qmail_remote(self):
+        h = self.h
+        h.write_bin("qmail-remote", "#!/bin/sh\ncat >/dev/null\n"
+                    "case \"$3\" in\n"
+                    "ok@*) printf 'r\\0K%s accepted message./Remote host said: 250 ok\\n\\0' $1;;\n"
+                    "bad@*) printf 'h%s does not like recipient.\\nRemote host said: 550 no\\n"
+                    "\\0DGiving up on %s.\\n\\0' $1 $1;;\n"
+                    "*) printf 's%s busy.\\n\\0Z%s busy.\\n\\0' $1 $1;;\nesac\n")
+        h.start()
+        h.inject("alice@example.test", ["ok@far.test", "bad@far.test", "later@far.test"])
+        self.wait_log(r"^delivery \d+: success: far\.test_accepted_message\./Remote_host_said:"
+                      r"_250_ok/$")
+        self.wait_log(r"^delivery \d+: failure: far\.test_does_not_like_recipient\./Remote_host_"
+                      r"said:_550_no/Giving_up_on_far\.test\./$")
+        self.wait_log(r"^delivery \d+: deferral: far\.test_busy\./far\.test_busy\./$")
+        wait_for(lambda: h.delivered("alice"), 20, "bounce of bad@far.test")
+        self.assertIn(b"<bad@far.test>:\nfar.test does not like recipient.\n",
+                      h.delivered("alice")[0])
+
+    def test_concurrencyremote_above_120(self):
+        h = self.h
+        h.control("concurrencyremote", "300\n")
+        h.start()
+        self.wait_log(r"^status: local 0/10 remote 0/300$")
+
+
+if __name__ == "__main__":
+    unittest.main()

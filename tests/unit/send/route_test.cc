@@ -1,0 +1,67 @@
+#include "send/route.h"
+
+#include <gtest/gtest.h>
+
+namespace qmail::send {
+namespace {
+
+Controls controls() {
+  Controls c;
+  c.locals = {"example.test", "local2.test"};
+  c.percenthack = {"example.test"};
+  c.virtualdomains = parse_virtualdomains(
+      "virt.test:vd\n.wild.test:wd\nuser@special.test:sp\nexcept.virt.test:\n"
+      "# comment\nnocolon\nVIRT.test:second\n");
+  c.envnoathost = "local2.test";
+  return c;
+}
+
+TEST(Route, Table) {
+  struct Case {
+    const char* in;
+    bool local;
+    const char* want;
+  } cases[] = {
+      {"alice@example.test", true, "alice@example.test"},
+      {"Alice@EXAMPLE.Test", true, "Alice@example.test"},
+      {"carol", true, "carol@local2.test"},
+      {"dave@virt.test", true, "vd-dave@virt.test"},
+      {"Dave@Virt.Test", true, "vd-Dave@virt.test"},
+      {"eve@a.wild.test", true, "wd-eve@a.wild.test"},
+      {"eve@b.a.wild.test", true, "wd-eve@b.a.wild.test"},
+      {"eve@wild.test", false, "eve@wild.test"},
+      {"user@special.test", true, "sp-user@special.test"},
+      {"other@special.test", false, "other@special.test"},
+      {"x@except.virt.test", false, "x@except.virt.test"},
+      {"y@remote.test", false, "y@remote.test"},
+      {"bob%local2.test@example.test", true, "bob@local2.test"},
+      {"z%remote.test@example.test", false, "z@remote.test"},
+      {"a%b%example.test@example.test", false, "a@b"},
+      {"p%q@remote.test", false, "p%q@remote.test"},
+      {"u@d@example.test", true, "u@d@example.test"},
+  };
+  Controls c = controls();
+  for (const auto& tc : cases) {
+    Route r = route(c, tc.in);
+    EXPECT_EQ(r.local, tc.local) << tc.in;
+    EXPECT_EQ(r.address, tc.want) << tc.in;
+  }
+}
+
+TEST(Route, CatchAllAndFirstLineWins) {
+  Controls c = controls();
+  c.virtualdomains = parse_virtualdomains(":catchall\nvirt.test:vd\nvirt.test:other\n");
+  EXPECT_EQ(route(c, "x@anything.test").address, "catchall-x@anything.test");
+  EXPECT_EQ(route(c, "x@virt.test").address, "vd-x@virt.test");
+  // locals come before virtualdomains
+  EXPECT_EQ(route(c, "x@example.test").address, "x@example.test");
+}
+
+TEST(Route, ParseVirtualdomainsLowercasesKeys) {
+  auto vd = parse_virtualdomains("Mixed.Case:Prepend\n");
+  ASSERT_EQ(vd.count("mixed.case"), 1u);
+  EXPECT_EQ(vd["mixed.case"], "Prepend");
+}
+
+}  // namespace
+}  // namespace qmail::send
