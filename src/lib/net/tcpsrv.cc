@@ -1,0 +1,373 @@
+#include "net/tcpsrv.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "io/fd.h"
+#include "io/io.h"
+#include "net/net.h"
+#include "priv/priv.h"
+#include "tcprules/rules.h"
+
+namespace qmail::tcpsrv {
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: qmail-tcpsrv [ -1qQvDdHRX ] [ -c limit ] [ -i perip ] [ -x rules.cdb ] "
+    "[ -u uid ] [ -g gid ] [ -U ] [ -l localname ] [ -B banner ] [ -b backlog ] "
+    "host port program [ arg ... ]";
+
+Result<unsigned> parse_count(std::string_view s, char opt, std::uint64_t max) {
+  auto v = str::parse_uint(s, max);
+  if (!v) return Status::perm(std::string("bad number for -") + opt + ": " + std::string(s));
+  return static_cast<unsigned>(*v);
+}
+
+Status set_valued(Options& o, char c, const std::string& v) {
+  constexpr std::uint64_t kMaxId = 0xfffffffe;
+  switch (c) {
+    case 'c': {
+      QMAIL_ASSIGN_OR_RETURN(o.limit, parse_count(v, c, 1000000));
+      if (o.limit == 0) return Status::perm("-c must be at least 1");
+      break;
+    }
+    case 'i': {
+      QMAIL_ASSIGN_OR_RETURN(o.per_ip, parse_count(v, c, 1000000));
+      break;
+    }
+    case 'b': {
+      QMAIL_ASSIGN_OR_RETURN(unsigned b, parse_count(v, c, 65535));
+      o.backlog = static_cast<int>(b);
+      break;
+    }
+    case 'x':
+      o.rules = v;
+      break;
+    case 'l':
+      o.local_host = v;
+      break;
+    case 'B':
+      o.banner = v;
+      break;
+    case 'r':
+      o.rbl_zones.push_back(v);
+      break;
+    case 'u': {
+      QMAIL_ASSIGN_OR_RETURN(unsigned u, parse_count(v, c, kMaxId));
+      o.uid = u;
+      break;
+    }
+    case 'g': {
+      QMAIL_ASSIGN_OR_RETURN(unsigned g, parse_count(v, c, kMaxId));
+      o.gid = g;
+      break;
+    }
+    default:
+      break;  // -t, -T: ident timeouts; we do no ident lookups
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Options> parse_args(std::span<char* const> args) {
+  Options o;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') break;
+    for (std::size_t j = 1; j < a.size(); ++j) {
+      char c = a[j];
+      auto value = [&]() -> Result<std::string> {
+        if (j + 1 < a.size()) {
+          std::string v(a.substr(j + 1));
+          j = a.size();
+          return v;
+        }
+        if (i + 1 >= args.size())
+          return Status::perm(std::string("option -") + c + " needs a value");
+        j = a.size();
+        return std::string(args[++i]);
+      };
+      switch (c) {
+        case 'q':
+          o.verbosity = 0;
+          break;
+        case 'Q':
+          o.verbosity = 1;
+          break;
+        case 'v':
+          o.verbosity = 2;
+          break;
+        case '1':
+          o.print_port = true;
+          break;
+        case 'D':
+          o.nodelay = true;
+          break;
+        case 'd':
+          o.nodelay = false;
+          break;
+        case 'H':
+        case 'R':
+        case 'P':
+        case 'o':
+        case 'O':
+          break;  // our defaults: no DNS, ident
+        case 'X':
+          o.rules_missing_ok = true;
+          break;
+        case 'h':
+        case 'p':
+          return Status::perm(std::string("-") + c + " (reverse DNS) is not supported yet");
+        case 'c':
+        case 'i':
+        case 'b':
+        case 't':
+        case 'T':
+        case 'x':
+        case 'l':
+        case 'B':
+        case 'r':
+        case 'u':
+        case 'g': {
+          QMAIL_ASSIGN_OR_RETURN(std::string v, value());
+          QMAIL_RETURN_IF_ERROR(set_valued(o, c, v));
+          break;
+        }
+        case 'U': {
+          const char* u = std::getenv("UID");
+          const char* g = std::getenv("GID");
+          if (!u || !g) return Status::perm("-U needs $UID and $GID");
+          QMAIL_ASSIGN_OR_RETURN(unsigned uv, parse_count(u, c, 0xfffffffe));
+          QMAIL_ASSIGN_OR_RETURN(unsigned gv, parse_count(g, c, 0xfffffffe));
+          o.uid = uv;
+          o.gid = gv;
+          break;
+        }
+        default:
+          return Status::perm(std::string("unknown option -") + c + "\n" + std::string(kUsage));
+      }
+    }
+  }
+  if (args.size() - i < 3) return Status::perm(std::string(kUsage));
+  o.host = args[i];
+  o.port = args[i + 1];
+  for (std::size_t k = i + 2; k < args.size(); ++k) o.program.emplace_back(args[k]);
+  if (!o.rbl_zones.empty()) {
+    return Status::perm("-r (RBL) is not supported yet: it needs the DNS library");
+  }
+  return o;
+}
+
+namespace {
+
+int g_sigpipe_w = -1;
+volatile sig_atomic_t g_term = 0;
+
+void on_signal(int sig) {
+  int saved = errno;
+  if (sig == SIGTERM) g_term = 1;
+  char c = 0;
+  (void)!::write(g_sigpipe_w, &c, 1);
+  errno = saved;
+}
+
+void set_handler(int sig, void (*fn)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = fn;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(sig, &sa, nullptr);
+}
+
+std::string unknown_or(const std::optional<std::string>& s) { return s ? *s : std::string(); }
+
+// In the child: environment, rules, then exec. Never returns.
+[[noreturn]] void run_child(const Options& opt, Fd conn) {
+  set_handler(SIGCHLD, SIG_DFL);
+  set_handler(SIGTERM, SIG_DFL);
+  set_handler(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::string pid = std::to_string(::getpid());
+
+  auto local = net::local_endpoint(conn.get());
+  auto remote = net::peer_endpoint(conn.get());
+  if (!local.is_ok() || !remote.is_ok()) {
+    log::warn("unable to get addresses of connection " + pid);
+    ::_exit(111);
+  }
+  net::Connection c{*local, *remote, opt.local_host, std::nullopt, std::nullopt};
+  for (const auto& [name, value] : net::tcp_environ(c)) {
+    if (value)
+      ::setenv(name.c_str(), value->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+  std::string where = unknown_or(c.local_host) + ":" + c.local.ip() + ":" +
+                      std::to_string(c.local.port()) + " " + unknown_or(c.remote_host) + ":" +
+                      c.remote.ip() + ":" + unknown_or(c.remote_info) + ":" +
+                      std::to_string(c.remote.port());
+  if (!opt.rules.empty()) {
+    auto d = tcprules::lookup(opt.rules, c.remote.ip(), "", "", opt.rules_missing_ok);
+    if (!d.is_ok()) {
+      log::warn("dropping connection, " + d.status().message());
+      ::_exit(111);
+    }
+    if (d->has_value()) {
+      if (!(*d)->allow) {
+        if (opt.verbosity >= 2) log::info("deny " + pid + " " + where);
+        ::_exit(100);
+      }
+      for (const auto& [name, value] : (*d)->env) ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  if (opt.verbosity >= 2) log::info("ok " + pid + " " + where);
+  if (opt.nodelay) {
+    int one = 1;
+    (void)::setsockopt(conn.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (::dup2(conn.get(), 0) != 0 || ::dup2(conn.get(), 1) != 1) {
+    log::warn("unable to set up descriptors");
+    ::_exit(111);
+  }
+  conn.reset();
+  if (!opt.banner.empty() && !io::write_all(1, opt.banner).is_ok()) ::_exit(111);
+  std::vector<char*> argv;
+  for (const std::string& a : opt.program) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(argv[0], argv.data());
+  log::warn("unable to run " + opt.program[0] + ": " + std::strerror(errno));
+  ::_exit(111);
+}
+
+}  // namespace
+
+Status serve(const Options& opt) {
+  QMAIL_ASSIGN_OR_RETURN(std::uint16_t port, net::parse_port(opt.port));
+  QMAIL_ASSIGN_OR_RETURN(net::Endpoint at, net::parse_ip(opt.host, port));
+  QMAIL_ASSIGN_OR_RETURN(Fd listener, net::listen_tcp(at, opt.backlog));
+  QMAIL_ASSIGN_OR_RETURN(net::Endpoint bound, net::local_endpoint(listener.get()));
+  if (opt.uid || opt.gid) {
+    QMAIL_RETURN_IF_ERROR(priv::become(opt.uid.value_or(::getuid()), opt.gid.value_or(::getgid())));
+  }
+  if (opt.verbosity >= 1) log::info("listening on " + bound.to_string());
+  if (opt.print_port) {
+    QMAIL_RETURN_IF_ERROR(io::write_all(1, std::to_string(bound.port()) + "\n"));
+  }
+
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return Status::temp_errno("unable to create pipe");
+  Fd sig_r(p[0]), sig_w(p[1]);
+  g_sigpipe_w = sig_w.get();
+  set_handler(SIGCHLD, on_signal);
+  set_handler(SIGTERM, on_signal);
+
+  std::map<pid_t, std::string> children;  // pid -> remote IP
+  std::map<std::string, unsigned> per_ip;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point paused_until{};
+  auto status_line = [&] {
+    if (opt.verbosity >= 2) {
+      log::info("status: " + std::to_string(children.size()) + "/" + std::to_string(opt.limit));
+    }
+  };
+  status_line();
+
+  while (!g_term) {
+    for (;;) {
+      int wstatus = 0;
+      pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
+      if (pid <= 0) break;
+      auto it = children.find(pid);
+      if (it == children.end()) continue;
+      auto ip = per_ip.find(it->second);
+      if (ip != per_ip.end() && --ip->second == 0) per_ip.erase(ip);
+      children.erase(it);
+      if (opt.verbosity >= 2) {
+        log::info("end " + std::to_string(pid) + " status " + std::to_string(wstatus));
+      }
+      status_line();
+    }
+    pollfd fds[2] = {{sig_r.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
+    int timeout = -1;
+    bool accepting = children.size() < opt.limit;
+    if (accepting && paused_until > Clock::now()) {
+      accepting = false;
+      timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     paused_until - Clock::now())
+                                     .count()) +
+                1;
+    }
+    int r = ::poll(fds, accepting ? 2 : 1, timeout);
+    if (r < 0 && errno != EINTR) return Status::temp_errno("poll");
+    if (r <= 0) continue;
+    if (fds[0].revents) {
+      char buf[64];
+      while (::read(sig_r.get(), buf, sizeof buf) > 0) {
+      }
+    }
+    if (!accepting || !(fds[1].revents & POLLIN)) continue;
+    while (children.size() < opt.limit && !g_term) {
+      Fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn.valid()) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+        if (errno == ECONNABORTED || errno == EPROTO) continue;
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for children to go away
+        // instead of spinning on a ready listener.
+        log::warn(std::string("unable to accept: ") + std::strerror(errno) + ", pausing 1 second");
+        paused_until = Clock::now() + std::chrono::seconds(1);
+        break;
+      }
+      std::string ip = "unknown";
+      if (auto peer = net::peer_endpoint(conn.get()); peer.is_ok()) ip = peer->ip();
+      if (opt.per_ip && per_ip[ip] >= opt.per_ip) {
+        if (per_ip[ip] == 0) per_ip.erase(ip);
+        if (opt.verbosity >= 1)
+          log::info("deny per-ip limit " + std::to_string(opt.per_ip) + " from " + ip);
+        continue;  // conn closes: refused
+      }
+      pid_t pid = ::fork();
+      if (pid < 0) {
+        log::warn(std::string("unable to fork: ") + std::strerror(errno) + ", pausing 1 second");
+        paused_until = Clock::now() + std::chrono::seconds(1);
+        break;
+      }
+      if (pid == 0) {
+        listener.reset();
+        sig_r.reset();
+        sig_w.reset();
+        run_child(opt, std::move(conn));
+      }
+      children[pid] = ip;
+      ++per_ip[ip];
+      if (opt.verbosity >= 2) log::info("pid " + std::to_string(pid) + " from " + ip);
+      status_line();
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace qmail::tcpsrv
