@@ -603,8 +603,9 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
   std::string text = spawn::log_text(rep.text);
   switch (rep.result) {
     case 'K':
-      logline("delivery " + d + ": success: " + text);
+      // The checkpoint comes before anything else, the log line included.
       if (!mark_done(m, c, job.rcpt)) ch.deferred = true;
+      logline("delivery " + d + ": success: " + text);
       break;
     case 'D':
       logline("delivery " + d + ": failure: " + text);

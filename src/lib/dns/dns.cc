@@ -1,0 +1,188 @@
+#include "dns/dns.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unbound.h>
+
+#include <cstring>
+
+#include "base/strings.h"
+
+namespace qmail::dns {
+
+std::string IpAddr::str() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (!inet_ntop(family, bytes.data(), buf, sizeof buf)) return "?";
+  return buf;
+}
+
+std::optional<IpAddr> IpAddr::parse(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  char buf[INET6_ADDRSTRLEN] = {};
+  std::memcpy(buf, text.data(), text.size());
+  IpAddr ip;
+  if (inet_pton(AF_INET, buf, ip.bytes.data()) == 1) {
+    ip.family = AF_INET;
+    return ip;
+  }
+  if (inet_pton(AF_INET6, buf, ip.bytes.data()) == 1) {
+    ip.family = AF_INET6;
+    return ip;
+  }
+  return std::nullopt;
+}
+
+IpAddr IpAddr::v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  IpAddr ip;
+  ip.family = AF_INET;
+  ip.bytes[0] = a;
+  ip.bytes[1] = b;
+  ip.bytes[2] = c;
+  ip.bytes[3] = d;
+  return ip;
+}
+
+std::optional<std::string> parse_name(std::string_view wire, std::size_t* used) {
+  std::string out;
+  std::size_t pos = 0, total = 1;
+  for (;;) {
+    if (pos >= wire.size()) return std::nullopt;
+    auto len = static_cast<std::uint8_t>(wire[pos++]);
+    if (len == 0) break;
+    // Compression pointers (and the reserved 01/10 label types) never
+    // appear in decompressed rdata.
+    if (len > kMaxLabel) return std::nullopt;
+    total += len + 1;
+    if (total > kMaxName || wire.size() - pos < len) return std::nullopt;
+    if (!out.empty()) out += '.';
+    for (std::size_t i = 0; i < len; ++i) {
+      char c = wire[pos + i];
+      auto u = static_cast<unsigned char>(c);
+      if (c == '.' || u <= ' ' || u == 127) return std::nullopt;
+      out += str::lower(c);
+    }
+    pos += len;
+  }
+  if (used) *used = pos;
+  return out;
+}
+
+std::optional<Mx> parse_mx_rdata(std::string_view rdata) {
+  if (rdata.size() < 3) return std::nullopt;
+  Mx mx;
+  mx.pref = static_cast<std::uint16_t>((static_cast<std::uint8_t>(rdata[0]) << 8) |
+                                       static_cast<std::uint8_t>(rdata[1]));
+  std::size_t used = 0;
+  auto name = parse_name(rdata.substr(2), &used);
+  if (!name || used != rdata.size() - 2) return std::nullopt;
+  mx.host = std::move(*name);
+  return mx;
+}
+
+std::optional<IpAddr> parse_a_rdata(std::string_view rdata) {
+  if (rdata.size() != 4) return std::nullopt;
+  IpAddr ip;
+  ip.family = AF_INET;
+  std::memcpy(ip.bytes.data(), rdata.data(), 4);
+  return ip;
+}
+
+std::optional<IpAddr> parse_aaaa_rdata(std::string_view rdata) {
+  if (rdata.size() != 16) return std::nullopt;
+  IpAddr ip;
+  ip.family = AF_INET6;
+  std::memcpy(ip.bytes.data(), rdata.data(), 16);
+  return ip;
+}
+
+namespace {
+
+// RFC 1035 3.2.2 types.
+constexpr int kTypeA = 1, kTypeMx = 15, kTypeAaaa = 28;
+constexpr int kClassIn = 1;
+// RFC 1035 4.1.1 rcodes.
+constexpr int kRcodeNxdomain = 3;
+
+struct ResultFree {
+  void operator()(ub_result* r) const { ub_resolve_free(r); }
+};
+using UbResult = std::unique_ptr<ub_result, ResultFree>;
+
+}  // namespace
+
+struct Resolver::Impl {
+  ub_ctx* ctx = nullptr;
+  ~Impl() {
+    if (ctx) ub_ctx_delete(ctx);
+  }
+
+  // rdata strings of `type` for `name`; nullopt-free: errors are Status.
+  Result<std::vector<std::string>> query(std::string_view name, int type) {
+    if (name.empty() || name.size() > kMaxName || name.find('\0') != std::string_view::npos)
+      return Status::perm("bad host name");
+    std::string qname(name);
+    ub_result* raw = nullptr;
+    int err = ub_resolve(ctx, qname.c_str(), type, kClassIn, &raw);
+    UbResult res(raw);
+    if (err != 0) return Status::temp(std::string("resolver: ") + ub_strerror(err));
+    if (res->nxdomain || res->rcode == kRcodeNxdomain) return Status::perm("no such domain");
+    if (res->rcode != 0) return Status::temp("DNS server failure");
+    // A validating resolver marks forged answers bogus: never use them.
+    if (res->bogus) return Status::temp("DNSSEC validation failed");
+    std::vector<std::string> out;
+    if (!res->havedata) return out;
+    for (int i = 0; res->data[i]; ++i)
+      out.emplace_back(res->data[i], static_cast<std::size_t>(res->len[i]));
+    return out;
+  }
+};
+
+Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Resolver::~Resolver() = default;
+
+Result<std::unique_ptr<Resolver>> Resolver::create(const std::vector<std::string>& forwarders) {
+  auto impl = std::make_unique<Impl>();
+  impl->ctx = ub_ctx_create();
+  if (!impl->ctx) return Status::temp("resolver: cannot create libunbound context");
+  // Forwarders on the loopback (a local cache, a test server) are normal.
+  ub_ctx_set_option(impl->ctx, "do-not-query-localhost:", "no");
+  if (forwarders.empty()) {
+    int err = ub_ctx_resolvconf(impl->ctx, nullptr);
+    // No resolv.conf: resolve from the root servers.
+    if (err != 0 && err != UB_READFILE)
+      return Status::temp(std::string("resolver: resolv.conf: ") + ub_strerror(err));
+  } else {
+    for (const auto& f : forwarders) {
+      int err = ub_ctx_set_fwd(impl->ctx, f.c_str());
+      if (err != 0) return Status::temp("resolver: bad forwarder " + f + ": " + ub_strerror(err));
+    }
+  }
+  return std::unique_ptr<Resolver>(new Resolver(std::move(impl)));
+}
+
+Result<std::vector<Mx>> Resolver::mx(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto rdatas, impl_->query(name, kTypeMx));
+  std::vector<Mx> out;
+  for (const auto& r : rdatas)
+    if (auto m = parse_mx_rdata(r)) out.push_back(std::move(*m));
+  return out;
+}
+
+Result<std::vector<IpAddr>> Resolver::ip(std::string_view name) {
+  auto six = impl_->query(name, kTypeAaaa);
+  auto four = impl_->query(name, kTypeA);
+  std::vector<IpAddr> out;
+  if (six.is_ok())
+    for (const auto& r : *six)
+      if (auto a = parse_aaaa_rdata(r)) out.push_back(*a);
+  if (four.is_ok())
+    for (const auto& r : *four)
+      if (auto a = parse_a_rdata(r)) out.push_back(*a);
+  if (!out.empty()) return out;
+  if (!four.is_ok()) return four.status();
+  if (!six.is_ok()) return six.status();
+  return out;
+}
+
+}  // namespace qmail::dns

@@ -1,0 +1,40 @@
+// A client TCP connection with a timeout on every connect, read and write
+// (qmail-control(5): timeoutconnect, timeoutremote), reading SMTP replies
+// line by line within the bounds of reply.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "dns/dns.h"
+#include "io/fd.h"
+#include "remote/reply.h"
+
+namespace qmail::remote {
+
+class Conn {
+ public:
+  // Connects to ip:port within `timeout_s` seconds. Errors are temp with
+  // err() == ETIMEDOUT for a timeout, else the connect errno.
+  static Result<Conn> open(const dns::IpAddr& ip, std::uint16_t port, int timeout_s);
+
+  // Writes all of `data`, waiting at most `timeout_s` for each chunk.
+  // Errors: temp; err() == ETIMEDOUT on timeout.
+  Status write(std::string_view data, int timeout_s);
+  // Reads one whole reply, waiting at most `timeout_s` for each read.
+  // Errors: temp on EOF/I-O (err() ETIMEDOUT on timeout), perm for a
+  // malformed or oversized reply.
+  Result<Reply> read_reply(int timeout_s);
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit Conn(Fd fd) : fd_(std::move(fd)) {}
+  Result<std::string> read_line(int timeout_s);
+  Fd fd_;
+  std::string buf_;
+};
+
+}  // namespace qmail::remote

@@ -1,0 +1,506 @@
+#include "remote/remote.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "base/strings.h"
+#include "home/home.h"
+#include "io/io.h"
+#include "remote/conn.h"
+#include "remote/data.h"
+#include "remote/smtproutes.h"
+#include "remote/tcpto.h"
+
+namespace qmail::remote {
+
+void order_mx(std::vector<dns::Mx>& mxs, std::mt19937& rng) {
+  std::shuffle(mxs.begin(), mxs.end(), rng);
+  std::stable_sort(mxs.begin(), mxs.end(),
+                   [](const dns::Mx& a, const dns::Mx& b) { return a.pref < b.pref; });
+}
+
+Result<std::vector<Target>> choose_targets(const std::vector<MxHost>& hosts, std::uint16_t port,
+                                           const std::function<bool(const dns::IpAddr&)>& is_me) {
+  std::uint64_t prefme = UINT64_MAX;
+  for (const auto& h : hosts) {
+    bool me = h.is_me;
+    for (const auto& ip : h.ips) me = me || is_me(ip);
+    if (me) prefme = std::min<std::uint64_t>(prefme, h.pref);
+  }
+  std::vector<Target> out;
+  for (const auto& h : hosts) {
+    if (h.pref >= prefme) continue;
+    for (const auto& ip : h.ips) out.push_back(Target{h.pref, ip, port});
+  }
+  if (out.empty() && prefme != UINT64_MAX)
+    return Status::perm(
+        "Sorry. Although I'm listed as a best-preference MX or A for that host,\n"
+        "it isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n");
+  return out;
+}
+
+std::optional<dns::IpAddr> parse_literal(std::string_view host) {
+  if (host.size() < 3 || host.front() != '[' || host.back() != ']') return std::nullopt;
+  std::string_view in = host.substr(1, host.size() - 2);
+  if (str::istarts_with(in, "ipv6:")) {
+    auto ip = dns::IpAddr::parse(in.substr(5));
+    if (ip && ip->family == AF_INET6) return ip;
+    return std::nullopt;
+  }
+  return dns::IpAddr::parse(in);
+}
+
+std::vector<dns::IpAddr> local_addresses() {
+  std::vector<dns::IpAddr> out = {dns::IpAddr::v4(127, 0, 0, 1), *dns::IpAddr::parse("::1")};
+  struct ifaddrs* ifs = nullptr;
+  if (::getifaddrs(&ifs) != 0) return out;
+  for (auto* i = ifs; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    dns::IpAddr ip;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      ip.family = AF_INET;
+      std::memcpy(ip.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      ip.family = AF_INET6;
+      std::memcpy(ip.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    out.push_back(ip);
+  }
+  ::freeifaddrs(ifs);
+  return out;
+}
+
+namespace {
+
+// Messages arriving on a pipe (not qmail-rspawn's queue file) are held in
+// memory to be scanned and then sent; this bounds that.
+constexpr std::size_t kMaxPipedMessage = 256u << 20;
+constexpr std::size_t kChunk = 64 * 1024;
+
+// The report on fd 1: recipient records, then one message record.
+class Report {
+ public:
+  void rcpt(char letter, std::string_view text) { add(letter, text); }
+  void message(char letter, std::string_view text) { add(letter, text); }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void add(char letter, std::string_view text) {
+    out_ += letter;
+    for (char c : text) out_ += c == '\0' ? '?' : c;
+    out_ += '\0';
+  }
+  std::string out_;
+};
+
+std::string remote_said(const Reply& r) { return "Remote host said: " + r.text() + "\n"; }
+
+bool has_8bit(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 128; });
+}
+
+// The message on fd 0: a seekable file (re-read for sending) or a pipe
+// (held in memory).
+class Message {
+ public:
+  explicit Message(int fd) : fd_(fd) {}
+
+  Status scan() {
+    struct stat st;
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+      start_ = ::lseek(fd_, 0, SEEK_CUR);
+      seekable_ = start_ >= 0;
+    }
+    if (!seekable_) {
+      QMAIL_ASSIGN_OR_RETURN(mem_, io::read_all(fd_, kMaxPipedMessage));
+      scan_.feed(mem_);
+      return Status::ok();
+    }
+    std::string buf(kChunk, '\0');
+    for (;;) {
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::temp_errno("read message");
+      if (n == 0) break;
+      scan_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+    if (::lseek(fd_, start_, SEEK_SET) != start_) return Status::temp_errno("rewind message");
+    return Status::ok();
+  }
+
+  // Calls `sink(chunk)` for successive chunks; an empty chunk ends it.
+  template <typename F>
+  Status each_chunk(F&& sink) {
+    if (!seekable_) {
+      for (std::size_t i = 0; i < mem_.size(); i += kChunk)
+        QMAIL_RETURN_IF_ERROR(sink(std::string_view(mem_).substr(i, kChunk)));
+      return Status::ok();
+    }
+    std::string buf(kChunk, '\0');
+    for (;;) {
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::temp_errno("read message");
+      if (n == 0) return Status::ok();
+      QMAIL_RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<std::size_t>(n))));
+    }
+  }
+
+  const MessageScan& info() const { return scan_; }
+
+ private:
+  int fd_;
+  bool seekable_ = false;
+  off_t start_ = 0;
+  std::string mem_;
+  MessageScan scan_;
+};
+
+struct Settings {
+  std::string helohost;
+  int timeoutconnect = 60;
+  int timeoutremote = 1200;
+};
+
+// A failure of the SMTP dialogue that ends it with a message record.
+struct Abort {
+  char letter;
+  std::string text;
+};
+
+// Maps an I/O or protocol error during the dialogue with `host`.
+Abort dropped(const std::string& host, const Status& s) {
+  if (s.err() == ETIMEDOUT)
+    return {'Z', "Connected to " + host + " but connection timed out. (#4.4.2)\n"};
+  if (s.is_perm())
+    return {'Z',
+            "Connected to " + host + " but its reply was bad: " + s.message() + ". (#4.4.2)\n"};
+  return {'Z', "Connected to " + host + " but connection died. (#4.4.2)\n"};
+}
+
+// The SMTP dialogue on an open connection. Records go to `report`.
+void smtp(Conn& c, const std::string& host, const Settings& set, std::string_view sender,
+          std::span<char* const> rcpts, Message& msg, Report& report) {
+  const int to = set.timeoutremote;
+  auto quit = [&](char letter, std::string text) {
+    // qmail-remote(8)'s habit: do not wait for QUIT's reply.
+    (void)c.write("QUIT\r\n", to);
+    report.message(letter, text);
+  };
+  auto fail = [&](const Status& s) {
+    Abort a = dropped(host, s);
+    report.message(a.letter, a.text);
+  };
+  auto rejected = [&](const Reply& r, std::string what) {
+    quit(r.is_perm() ? 'D' : 'Z', what + ".\n" + remote_said(r));
+  };
+
+  auto greet = c.read_reply(to);
+  if (!greet.is_ok()) return fail(greet.status());
+  if (!greet->is_ok()) return rejected(*greet, "Connected to " + host + " but greeting failed");
+
+  if (auto s = c.write("EHLO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
+  auto ehlo = c.read_reply(to);
+  if (!ehlo.is_ok()) return fail(ehlo.status());
+  Extensions ext;
+  if (ehlo->is_ok()) {
+    ext = parse_ehlo(*ehlo);
+  } else {
+    // RFC 5321 3.2: fall back to HELO.
+    if (auto s = c.write("HELO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
+    auto helo = c.read_reply(to);
+    if (!helo.is_ok()) return fail(helo.status());
+    if (!helo->is_ok())
+      return rejected(*helo, "Connected to " + host + " but my name was rejected");
+  }
+
+  bool utf8 = has_8bit(sender);
+  for (char* r : rcpts) utf8 = utf8 || has_8bit(r);
+  if (utf8 && !ext.smtputf8)
+    return quit('D', "Connected to " + host +
+                         " but it does not offer SMTPUTF8, which these addresses need. (#5.6.7)\n");
+  std::uint64_t size = msg.info().encoded_size();
+  if (ext.size && ext.size_limit > 0 && size > ext.size_limit)
+    return quit('D', "Connected to " + host + " but the message is larger than its limit of " +
+                         std::to_string(ext.size_limit) + " bytes. (#5.3.4)\n");
+
+  std::string mail = "MAIL FROM:<" + std::string(sender) + ">";
+  if (ext.size) mail += " SIZE=" + std::to_string(size);
+  if (msg.info().eight_bit() && ext.eightbitmime) mail += " BODY=8BITMIME";
+  if (utf8) mail += " SMTPUTF8";
+  mail += "\r\n";
+
+  std::size_t accepted = 0;
+  Reply last;
+  auto rcpt_reply = [&](const Reply& r) {
+    last = r;
+    if (r.is_ok()) {
+      ++accepted;
+      report.rcpt('r', "");
+    } else {
+      report.rcpt(r.is_perm() ? 'h' : 's', host + " does not like recipient.\n" + remote_said(r));
+    }
+  };
+
+  std::optional<Reply> data_reply;
+  if (ext.pipelining) {
+    // RFC 2920 3.1: MAIL, RCPTs and DATA in one group; DATA last.
+    std::string group = mail;
+    for (char* r : rcpts) group += "RCPT TO:<" + std::string(r) + ">\r\n";
+    group += "DATA\r\n";
+    if (auto s = c.write(group, to); !s.is_ok()) return fail(s);
+    auto m = c.read_reply(to);
+    if (!m.is_ok()) return fail(m.status());
+    if (!m->is_ok()) return rejected(*m, "Connected to " + host + " but sender was rejected");
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      auto r = c.read_reply(to);
+      if (!r.is_ok()) return fail(r.status());
+      rcpt_reply(*r);
+    }
+    auto d = c.read_reply(to);
+    if (!d.is_ok()) return fail(d.status());
+    data_reply = *d;
+    if (accepted == 0) {
+      // A server that said 354 anyway gets an empty message: no
+      // recipient is left to receive it.
+      if (d->code == 354)
+        if (auto s = c.write(".\r\n", to); !s.is_ok()) return fail(s);
+      return quit('D', "Giving up on " + host + ".\n" + remote_said(last));
+    }
+  } else {
+    if (auto s = c.write(mail, to); !s.is_ok()) return fail(s);
+    auto m = c.read_reply(to);
+    if (!m.is_ok()) return fail(m.status());
+    if (!m->is_ok()) return rejected(*m, "Connected to " + host + " but sender was rejected");
+    for (char* rc : rcpts) {
+      if (auto s = c.write("RCPT TO:<" + std::string(rc) + ">\r\n", to); !s.is_ok()) return fail(s);
+      auto r = c.read_reply(to);
+      if (!r.is_ok()) return fail(r.status());
+      rcpt_reply(*r);
+    }
+    if (accepted == 0) return quit('D', "Giving up on " + host + ".\n" + remote_said(last));
+    if (auto s = c.write("DATA\r\n", to); !s.is_ok()) return fail(s);
+    auto d = c.read_reply(to);
+    if (!d.is_ok()) return fail(d.status());
+    data_reply = *d;
+  }
+  if (data_reply->code != 354) {
+    if (data_reply->is_ok())  // 2yz is not "go ahead" either
+      return quit('Z', host + " failed on DATA command.\n" + remote_said(*data_reply));
+    return rejected(*data_reply, host + " failed on DATA command");
+  }
+
+  // The body. The final ".\r\n" leaves in the same write as the last data,
+  // so the server's delayed ACK cannot stall the end of DATA.
+  DataEncoder enc;
+  std::string out;
+  out.reserve(kChunk * 2);
+  Status io_err;
+  Status rs = msg.each_chunk([&](std::string_view chunk) -> Status {
+    enc.feed(chunk, out);
+    if (out.size() >= kChunk) {
+      io_err = c.write(out, to);
+      if (!io_err.is_ok()) return io_err;
+      out.clear();
+    }
+    return Status::ok();
+  });
+  if (!io_err.is_ok()) return fail(io_err);
+  if (!rs.is_ok()) {
+    // Dropping the connection without the final dot makes the server
+    // discard what it got.
+    report.message('Z', "Unable to read message. (#4.3.0)\n");
+    return;
+  }
+  enc.finish(out);
+  if (auto s = c.write(out, to); !s.is_ok()) return fail(s);
+  auto fin = c.read_reply(to);
+  if (!fin.is_ok()) return fail(fin.status());
+  if (!fin->is_ok()) return rejected(*fin, host + " failed after I sent the message");
+  quit('K', host + " accepted message.\n" + remote_said(*fin));
+}
+
+bool is_bad_arg(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// Everything after the arguments: fills `report`.
+void deliver(std::string_view host, std::string_view sender, std::span<char* const> rcpts,
+             int in_fd, Report& report) {
+  auto zctl = [&] { report.message('Z', "Unable to read control files. (#4.3.0)\n"); };
+  Settings set;
+  auto helo = control::read_line_or_me("helohost", "");
+  if (!helo.is_ok() || helo->empty()) return zctl();
+  set.helohost = *helo;
+  auto tc = control::read_uint("timeoutconnect", 60);
+  auto tr = control::read_uint("timeoutremote", 1200);
+  if (!tc.is_ok() || !tr.is_ok()) return zctl();
+  set.timeoutconnect = static_cast<int>(std::min<std::uint64_t>(*tc, 86400));
+  set.timeoutremote = static_cast<int>(std::min<std::uint64_t>(*tr, 86400));
+  auto route_lines = control::read_lines("smtproutes");
+  if (!route_lines.is_ok()) return zctl();
+  std::string route_text;
+  for (const auto& l : *route_lines) route_text += l + "\n";
+  auto routes = SmtpRoutes::parse(route_text);
+  if (!routes.is_ok()) return zctl();
+  auto forwarders = control::read_lines("dnsresolvers");
+  if (!forwarders.is_ok()) return zctl();
+  auto me = control::me();
+  if (!me.is_ok()) return zctl();
+  std::string me_name = str::lower(me->value_or(""));
+
+  Message msg(in_fd);
+  if (!msg.scan().is_ok()) return report.message('Z', "Unable to read message. (#4.3.0)\n");
+
+  std::unique_ptr<dns::Resolver> resolver;
+  auto get_resolver = [&]() -> Status {
+    if (resolver) return Status::ok();
+    QMAIL_ASSIGN_OR_RETURN(resolver, dns::Resolver::create(*forwarders));
+    return Status::ok();
+  };
+  auto dns_temp = [&] {
+    report.message('Z', "Sorry, I couldn't find any host by that name. (#4.1.2)\n");
+  };
+
+  std::vector<MxHost> hosts;
+  std::uint16_t port = kSmtpPort;
+  bool check_self = true;
+  auto route = routes->find(host);
+  if (route) port = route->port;
+  std::mt19937 rng(std::random_device{}());
+
+  if (route && !route->relay.empty()) {
+    // qmail-remote(8): as if `host` had `relay` as its only MX. The admin
+    // chose this route; loops through it are the admin's to avoid, so
+    // our own addresses are allowed (e.g. a filter on 127.0.0.1:10025).
+    check_self = false;
+    MxHost h;
+    h.name = route->relay;
+    if (auto lit = parse_literal(route->relay)) {
+      h.ips.push_back(*lit);
+    } else {
+      if (!get_resolver().is_ok()) return dns_temp();
+      auto ips = resolver->ip(route->relay);
+      if (!ips.is_ok()) {
+        if (ips.status().is_perm())
+          return report.message(
+              'D', "Sorry, I couldn't find any host named " + route->relay + ". (#5.1.2)\n");
+        return dns_temp();
+      }
+      h.ips = *ips;
+    }
+    hosts.push_back(std::move(h));
+  } else if (auto lit = parse_literal(host)) {
+    MxHost h;
+    h.name = std::string(host);
+    h.ips.push_back(*lit);
+    hosts.push_back(std::move(h));
+  } else {
+    if (!get_resolver().is_ok()) return dns_temp();
+    auto mxs = resolver->mx(host);
+    if (!mxs.is_ok()) {
+      if (mxs.status().is_perm())
+        return report.message(
+            'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
+      return dns_temp();
+    }
+    // RFC 7505 3: a null MX ("MX 0 .") says the domain takes no mail.
+    for (const auto& m : *mxs)
+      if (m.host.empty())
+        return report.message(
+            'D', "Sorry, " + std::string(host) + " does not accept mail (null MX). (#5.1.10)\n");
+    if (mxs->empty()) {
+      // RFC 5321 5.1: no MX, so the host itself, as if MX 0.
+      auto ips = resolver->ip(host);
+      if (!ips.is_ok()) {
+        if (ips.status().is_perm())
+          return report.message(
+              'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
+        return dns_temp();
+      }
+      MxHost h;
+      h.name = str::lower(host);
+      h.ips = *ips;
+      h.is_me = h.name == me_name || h.name == "localhost";
+      hosts.push_back(std::move(h));
+    } else {
+      order_mx(*mxs, rng);
+      bool any_temp = false;
+      for (const auto& m : *mxs) {
+        MxHost h;
+        h.pref = m.pref;
+        h.name = m.host;
+        h.is_me = m.host == me_name || m.host == "localhost";
+        auto ips = resolver->ip(m.host);
+        if (ips.is_ok())
+          h.ips = *ips;
+        else if (ips.status().is_temp())
+          any_temp = true;
+        hosts.push_back(std::move(h));
+      }
+      bool any_ip =
+          std::any_of(hosts.begin(), hosts.end(), [](const MxHost& h) { return !h.ips.empty(); });
+      if (!any_ip && any_temp) return dns_temp();
+    }
+  }
+
+  std::vector<Target> targets;
+  if (check_self) {
+    auto mine = local_addresses();
+    auto is_me = [&](const dns::IpAddr& ip) {
+      return std::find(mine.begin(), mine.end(), ip) != mine.end();
+    };
+    auto t = choose_targets(hosts, port, is_me);
+    if (!t.is_ok()) return report.message('D', t.status().message());
+    targets = std::move(*t);
+  } else {
+    auto t = choose_targets(hosts, port, [](const dns::IpAddr&) { return false; });
+    if (t.is_ok()) targets = std::move(*t);
+  }
+  if (targets.empty())
+    return report.message('D', "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n");
+
+  std::string tcpto_path = home::path("queue/lock/tcpto");
+  for (const auto& t : targets) {
+    auto down = tcpto_file_is_down(tcpto_path, t.ip);
+    if (down.is_ok() && *down) continue;
+    auto conn = Conn::open(t.ip, t.port, set.timeoutconnect);
+    // qmail-tcpto(8): only timeouts count; anything else clears.
+    (void)tcpto_file_record(tcpto_path, t.ip, !conn.is_ok() && conn.status().err() == ETIMEDOUT);
+    if (!conn.is_ok()) continue;
+    smtp(*conn, t.ip.str(), set, sender, rcpts, msg, report);
+    return;
+  }
+  report.message('Z', "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");
+}
+
+}  // namespace
+
+int run(std::span<char*> args, int in_fd, int out_fd) {
+  Report report;
+  int code = 0;
+  if (args.size() < 4) {
+    report.message('D', "Sorry, I was invoked improperly. (#5.3.5)\n");
+    code = 100;
+  } else {
+    bool bad = false;
+    for (std::size_t i = 1; i < args.size(); ++i) bad = bad || is_bad_arg(args[i]);
+    if (bad)
+      report.message('D', "Sorry, an address contains a line break. (#5.1.3)\n");
+    else
+      deliver(args[1], args[2], args.subspan(3), in_fd, report);
+  }
+  (void)io::write_all(out_fd, report.bytes());
+  return code;
+}
+
+}  // namespace qmail::remote

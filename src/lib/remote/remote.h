@@ -1,0 +1,60 @@
+// qmail-remote (qmail-remote(8)): delivers one message to one or more
+// recipients at one remote host by SMTP and reports in qmail's format on
+// fd 1: per recipient "r" (accepted), "h" (permanent rejection) or "s"
+// (temporary rejection), then "K" (success), "Z" (temporary failure) or
+// "D" (permanent failure) for the message; each record is a letter, human
+// text and a 0 byte. The program always exits 0 once it has its arguments.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "dns/dns.h"
+
+namespace qmail::remote {
+
+// One address to try, in order.
+struct Target {
+  std::uint32_t pref = 0;
+  dns::IpAddr ip;
+  std::uint16_t port = 25;
+};
+
+// An MX (or the host itself, pref 0, when it has no MX) with its addresses.
+struct MxHost {
+  std::uint32_t pref = 0;
+  std::string name;
+  std::vector<dns::IpAddr> ips;
+  bool is_me = false;  // named like us (control/me, "localhost")
+};
+
+// Shuffles hosts of equal preference (RFC 5321 5.1) and sorts by it.
+void order_mx(std::vector<dns::Mx>& mxs, std::mt19937& rng);
+
+// qmail-remote(8)'s rule against delivering to ourselves: if one of our
+// own addresses (`is_me`) or names is among the hosts, only hosts with a
+// strictly better (lower) preference are used, and none left is a
+// permanent error (the "Although I'm listed as a best-preference MX"
+// report). `hosts` must be in the order to try. Returns the targets.
+Result<std::vector<Target>> choose_targets(const std::vector<MxHost>& hosts, std::uint16_t port,
+                                           const std::function<bool(const dns::IpAddr&)>& is_me);
+
+// Parses qmail-remote's host argument as an address literal: "[1.2.3.4]",
+// "[IPv6:2001:db8::1]" (RFC 5321 4.1.3) or "[2001:db8::1]".
+std::optional<dns::IpAddr> parse_literal(std::string_view host);
+
+// Our own addresses: every interface's, plus 127.0.0.1 and ::1.
+std::vector<dns::IpAddr> local_addresses();
+
+// The whole program after argument checks: `args` is argv (program, host,
+// sender, recipients...), the message is read from `in_fd` and the report
+// written to `out_fd`. Returns the exit code (0, or 100 for usage).
+int run(std::span<char*> args, int in_fd, int out_fd);
+
+}  // namespace qmail::remote

@@ -1,0 +1,189 @@
+"""The whole local mail path with the real programs: sendmail -> qmail-queue
+-> qmail-send -> qmail-lspawn -> qmail-local -> Maildir, and bounces back
+through qmail-queue. (test_send_stubs.py tests qmail-send alone.)"""
+import os
+import re
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmailtest import BUILD, HomeTestCase  # noqa: E402
+from qmailtest import wait_for as _wait_for  # noqa: E402
+
+
+def wait_for(pred, timeout=30.0, what="condition"):
+    """qmailtest.wait_for with room for a heavily loaded machine: the
+    timeouts only bound a hang, they do not measure speed."""
+    return _wait_for(pred, timeout * 4, what)
+
+NEEDED = ["qmail-setup", "config-fast", "qmail-newu", "maildirmake", "qmail-queue", "qmail-send",
+          "qmail-start", "qmail-lspawn", "qmail-clean", "qmail-local", "sendmail"]
+
+
+def have_programs():
+    return all(os.path.exists(os.path.join(BUILD, p)) for p in NEEDED)
+
+
+@unittest.skipUnless(have_programs(), "needs the whole delivery path")
+class DeliveryTest(HomeTestCase):
+    def wait_log(self, pattern, timeout=30, count=1):
+        r = re.compile(pattern, re.M)
+        return wait_for(lambda: len(r.findall(self.home.log())) >= count, timeout,
+                        "log line /%s/; log:\n%s" % (pattern, self.home.log()[-3000:]))
+
+    def dot_qmail(self, uhome, text, ext=""):
+        with open(os.path.join(uhome, ".qmail" + ext), "w") as f:
+            f.write(text)
+
+    def test_sendmail_to_maildir(self):
+        h = self.home
+        alice = h.add_user("alice")
+        h.start()
+        h.inject(b"To: alice@example.test\nSubject: first\n\nHello, Alice.\n",
+                 args=("-f", "sender@elsewhere.test", "-t"))
+        wait_for(lambda: h.maildir(alice), 30, "alice's message")
+        msg = h.read_maildir(alice)[0]
+        head, _, body = msg.partition(b"\n\n")
+        self.assertTrue(msg.startswith(b"Return-Path: <sender@elsewhere.test>\n"
+                                       b"Delivered-To: alice@example.test\n"), msg[:200])
+        self.assertIn(b"Subject: first", head)
+        self.assertEqual(body, b"Hello, Alice.\n")
+        self.wait_log(r"^end msg \d+$")
+        log = h.log()
+        self.assertRegex(log, r"(?m)^info msg (\d+): bytes \d+ from <sender@elsewhere\.test> "
+                         r"qp \d+ uid %d$" % os.getuid())
+        self.assertRegex(log, r"(?m)^starting delivery 1: msg \d+ to local alice@example\.test$")
+        self.assertRegex(log, r"(?m)^delivery 1: success: did_1\+0\+0/$")
+        wait_for(lambda: not h.queue_files("info") and not h.queue_files("mess"), 10,
+                 "queue to empty")
+
+    def test_virtualdomain_to_user(self):
+        h = self.home
+        alice = h.add_user("alice")
+        h.control("virtualdomains", "virtual.test:alice\n")
+        # alice controls alice-anything (a users/assign wildcard); her
+        # .qmail-default catches the whole domain
+        assign = h.path("users", "assign")
+        with open(assign) as f:
+            lines = [x for x in f.read().splitlines() if x != "."]
+        name, uid, gid = h.user_ids()
+        lines.append("+alice-:%s:%d:%d:%s:-::" % (name, uid, gid, alice))
+        with open(assign, "w") as f:
+            f.write("\n".join(lines) + "\n.\n")
+        h.run_ok("qmail-newu")
+        self.dot_qmail(alice, "./Maildir/\n", "-default")
+        h.start()
+        h.inject(b"To: info@virtual.test\n\nvirtual\n")
+        wait_for(lambda: h.maildir(alice), 30, "virtual domain delivery")
+        self.assertIn(b"Delivered-To: alice-info@virtual.test\n", h.read_maildir(alice)[0])
+
+    def test_bounce_to_local_sender(self):
+        h = self.home
+        alice = h.add_user("alice")
+        bob = h.add_user("bob")
+        self.dot_qmail(bob, "|echo 'Bob does not take mail. (#5.2.1)'; exit 100\n")
+        h.start()
+        h.inject(b"To: bob@example.test\nSubject: for bob\n\nbody text\n",
+                 args=("-f", "alice@example.test", "-t"))
+        wait_for(lambda: h.maildir(alice), 30, "the bounce")
+        b = h.read_maildir(alice)[0].decode()
+        self.assertTrue(b.startswith("Return-Path: <>\nDelivered-To: alice@example.test\n"), b)
+        self.assertIn("From: MAILER-DAEMON@example.test\n", b)
+        self.assertIn("Subject: failure notice\n", b)
+        self.assertIn("Hi. This is the qmail-send program at example.test.\n"
+                      "I'm afraid I wasn't able to deliver your message to the following "
+                      "addresses.\nThis is a permanent error; I've given up. Sorry it didn't "
+                      "work out.\n\n<bob@example.test>:\n", b)
+        self.assertIn("Bob does not take mail. (#5.2.1)", b)
+        self.assertIn("--- Below this line is a copy of the message.\n\n", b)
+        self.assertIn("Subject: for bob\n", b)
+        self.assertIn("body text\n", b)
+        self.wait_log(r"^bounce msg \d+ qp \d+$")
+
+    def test_double_bounce_to_postmaster(self):
+        h = self.home
+        bob = h.add_user("bob")
+        self.dot_qmail(bob, "|exit 100\n")
+        h.start()
+        h.inject(b"To: bob@example.test\n\nfrom nobody\n", args=("-f", "", "-t"))
+        pm = h.path("alias")
+        wait_for(lambda: h.maildir(pm), 30, "the double bounce in alias/Maildir")
+        b = h.read_maildir(pm)[0].decode()
+        self.assertTrue(b.startswith("Return-Path: <#@[]>\n"), b[:200])
+        self.assertIn("Delivered-To: postmaster@example.test\n", b)
+        self.assertIn("To: postmaster@example.test\n", b)
+        self.assertIn("<bob@example.test>:\n", b)
+
+    def test_deferral_then_alrm(self):
+        h = self.home
+        bob = h.add_user("bob")
+        flag = os.path.join(h.tmp, "fail")
+        open(flag, "w").close()
+        self.dot_qmail(bob, "|if test -f %s; then echo 'not now'; exit 111; fi\n./Maildir/\n"
+                       % flag)
+        h.start()
+        h.inject(b"To: bob@example.test\n\nlater\n")
+        self.wait_log(r"^delivery 1: deferral: not_now/")
+        os.unlink(flag)
+        os.killpg(h.send.pid, 0)
+        os.kill(h.send.pid, signal.SIGALRM)  # qmail-start became qmail-send
+        wait_for(lambda: h.maildir(bob), 30, "delivery after ALRM")
+        self.wait_log(r"^delivery 2: success: ")
+
+    def test_concurrencylocal_with_programs(self):
+        h = self.home
+        bob = h.add_user("bob")
+        h.control("concurrencylocal", "2\n")
+        run = os.path.join(h.tmp, "running")
+        os.mkdir(run)
+        gate = os.path.join(h.tmp, "gate")
+        open(gate, "w").close()
+        rec = os.path.join(h.tmp, "counts")
+        self.dot_qmail(bob, "|touch %s/$$; ls %s | wc -l >> %s; while test -f %s; do sleep 0.05;"
+                       " done; rm %s/$$\n./Maildir/\n" % (run, run, rec, gate, run))
+        h.start()
+        for _ in range(6):
+            h.inject(b"To: bob@example.test\n\nx\n")
+        wait_for(lambda: len(os.listdir(run)) == 2, 30, "two deliveries running")
+        time.sleep(0.5)
+        self.assertEqual(len(os.listdir(run)), 2)
+        os.unlink(gate)
+        wait_for(lambda: len(h.maildir(bob)) == 6, 60, "all six")
+        with open(rec) as f:
+            self.assertEqual(max(int(x) for x in f.read().split()), 2)
+
+    def test_restart_after_sigkill(self):
+        h = self.home
+        bob = h.add_user("bob")
+        gate = os.path.join(h.tmp, "gate")
+        open(gate, "w").close()
+        self.dot_qmail(bob, "|while test -f %s; do sleep 0.05; done\n./Maildir/\n" % gate)
+        h.start()
+        h.inject(b"To: bob@example.test\n\none\n")
+        self.wait_log(r"^starting delivery 1: ")
+        os.kill(h.send.pid, signal.SIGKILL)  # qmail-send only
+        h.send.wait()
+        h.inject(b"To: bob@example.test\n\ntwo\n")  # queued while it is down
+        os.unlink(gate)
+        h.stop()
+        h.start()
+        wait_for(lambda: len(h.maildir(bob)) >= 2, 30, "both messages")
+        bodies = sorted(m.partition(b"\n\n")[2] for m in h.read_maildir(bob))
+        self.assertIn(b"one\n", bodies)
+        self.assertIn(b"two\n", bodies)
+        wait_for(lambda: not h.queue_files("info") and not h.queue_files("todo"), 30,
+                 "queue to empty")
+
+    def test_term_exits_cleanly(self):
+        h = self.home
+        h.start()
+        p = h.send
+        h.stop()
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(h.log().rstrip().endswith("status: exiting"), h.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
