@@ -6,6 +6,7 @@ import os
 import select
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -120,6 +121,7 @@ class Session:
         self.commands = []      # command lines as received, without CRLF
         self.data = []          # each DATA body as received, final ".\r\n" excluded
         self.final_recv = []    # the recv() that completed each DATA body
+        self.tls = False
         self.done = threading.Event()
 
 
@@ -138,6 +140,7 @@ class Sink:
         self.ehlo = ["PIPELINING", "8BITMIME", "SIZE 10000000"]
         self.replies = {}
         self.hang = None
+        self.tls = None  # an ssl.SSLContext: offer STARTTLS; "garbage": break the handshake
         self.sessions = []
         self.closing = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -196,7 +199,8 @@ class Sink:
                     if self.ehlo is None:
                         self._reply(c, s, "ehlo", "502 unimplemented")
                     else:
-                        lines = ["sink.test"] + self.ehlo
+                        tls = ["STARTTLS"] if self.tls is not None and not s.tls else []
+                        lines = ["sink.test"] + self.ehlo + tls
                         text = "\r\n".join("250-" + l for l in lines[:-1]) + "\r\n250 " + lines[-1]
                         self._reply(c, s, "ehlo", text)
                 elif verb == "HELO":
@@ -229,6 +233,15 @@ class Sink:
                     s.data.append(body)
                     s.final_recv.append(last)
                     self._reply(c, s, "end", "250 ok 1234 qp 5678")
+                elif verb == "STARTTLS" and self.tls is not None:
+                    c.sendall(b"220 go ahead\r\n")
+                    if self.tls == "garbage":
+                        c.sendall(b"this is not TLS\r\n" * 100)
+                        raise EOFError
+                    c.settimeout(30)
+                    c = self.tls.wrap_socket(c, server_side=True)
+                    buf = b""
+                    s.tls = True
                 elif verb == "QUIT":
                     c.sendall(b"221 bye\r\n")
                     break
@@ -597,6 +610,86 @@ class RoutesTest(RemoteTestBase):
         self.home.control("smtproutes", "x.example:[%s]:%d\n" % (DEAD_IP, self.sink.port))
         out = self.remote("x.example", "a@example.test", ["b@x.example"])
         self.assertEqual(out, b"ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n\0")
+
+
+def make_certs(d, names):
+    """A test CA and a server certificate for `names` signed by it, made by
+    the openssl command; returns (ca.pem, server.pem with key)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=qmail test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+        "-subj", "/CN=" + names[0])
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=" + ",".join("DNS:" + n for n in names) + "\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext")
+    return os.path.join(d, "ca.pem"), os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")
+
+
+class TlsTest(RemoteTestBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certdir = tempfile.mkdtemp(prefix="qmail-tls-")
+        cls.ca, cert, key = make_certs(cls.certdir, ["nomx.qmt", "mx2.a.qmt"])
+        cls.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cls.ctx.load_cert_chain(cert, key)
+        other = os.path.join(cls.certdir, "other")
+        os.mkdir(other)
+        cls.other_ca = make_certs(other, ["nomx.qmt"])[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        p = self.home.path("control", "tlsdestinations")
+        if os.path.exists(p):
+            os.unlink(p)
+
+    def test_opportunistic(self):
+        self.sink.tls = self.ctx
+        out = self.remote("nomx.qmt", "a@example.test", ["b@nomx.qmt"], msg=b"x\n.\n")
+        self.assertRegex(records(out)[-1], r"^K127\.0\.0\.2 accepted message \(TLSv1\.[23]\)\.\n")
+        s = self.session()
+        self.assertTrue(s.tls)
+        self.assertEqual(s.commands[:3], ["EHLO example.test", "STARTTLS", "EHLO example.test"])
+        self.assertEqual(s.data, [b"x\r\n..\r\n"])
+
+    def test_required_and_verified(self):
+        self.sink.tls = self.ctx
+        self.home.control("tlsdestinations", "a.qmt:%s\nnomx.qmt:%s\n" % (self.ca, self.ca))
+        for host in ("nomx.qmt", "a.qmt"):  # the host itself; an MX name
+            with self.subTest(host=host):
+                out = self.remote(host, "a@example.test", ["b@" + host])
+                self.assertTrue(records(out)[-1].startswith("K127.0.0.2 accepted message (TLS"), out)
+
+    def test_required_wrong_ca(self):
+        self.sink.tls = self.ctx
+        self.home.control("tlsdestinations", ".qmt:%s\n" % self.other_ca)
+        out = self.remote("nomx.qmt", "a@example.test", ["b@nomx.qmt"])
+        self.assertEqual(records(out), ["ZConnected to 127.0.0.2 but its TLS certificate does not "
+                                        "verify for nomx.qmt. (#4.7.5)\n"])
+        self.assertEqual(self.session().data, [])
+
+    def test_required_not_offered(self):
+        self.home.control("tlsdestinations", "nomx.qmt\n")
+        out = self.remote("nomx.qmt", "a@example.test", ["b@nomx.qmt"])
+        self.assertEqual(records(out), ["ZConnected to 127.0.0.2 but it does not offer STARTTLS, "
+                                        "which control/tlsdestinations requires. (#4.7.5)\n"])
+        self.assertNotIn("MAIL", " ".join(self.session().commands))
+
+    def test_broken_handshake_falls_back_to_plain(self):
+        self.sink.tls = "garbage"
+        out = self.remote("nomx.qmt", "a@example.test", ["b@nomx.qmt"])
+        self.assertEqual(records(out)[-1], "K127.0.0.2 accepted message.\n"
+                         "Remote host said: 250 ok 1234 qp 5678\n")
+        self.assertEqual(len(self.sink.sessions), 2)
+        self.assertNotIn("STARTTLS", self.session(1).commands)
 
 
 class TimeoutTest(RemoteTestBase):

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,12 +22,35 @@ const char* compiled_default() { return QMAIL_DEFAULT_HOME; }
 
 bool is_setugid() { return ::getuid() != ::geteuid() || ::getgid() != ::getegid(); }
 
+std::string home_of_executable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf - 1) return "";
+  std::string exe(buf, static_cast<std::size_t>(n));
+  std::string bin = fs::dirname(exe);
+  if (bin.size() < 4 || bin.compare(bin.size() - 4, 4, "/bin") != 0) return "";
+  std::string home = bin.substr(0, bin.size() - 4);
+  if (home.empty()) return "";
+  // Only a directory qmail-setup made: it has queue/ and control/.
+  struct stat st;
+  if (::stat((home + "/queue").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  if (::stat((home + "/control").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  return home;
+}
+
 const std::string& dir() {
   static const std::string d = [] {
     if (!is_setugid()) {
       const char* e = std::getenv("QMAILHOME");
       if (e && *e) return std::string(e);
     }
+    // A program run from HOME/bin belongs to that home. This is also how a
+    // setuid qmail-queue finds its home without trusting the caller's
+    // environment: the path of the running executable is chosen by whoever
+    // installed it (the kernel's protected_hardlinks keeps users from
+    // linking a setuid program into a directory of their own).
+    std::string exe_home = home_of_executable();
+    if (!exe_home.empty()) return exe_home;
     return std::string(QMAIL_DEFAULT_HOME);
   }();
   return d;

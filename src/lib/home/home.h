@@ -14,11 +14,16 @@
 
 namespace qmail::home {
 
-// The home: compiled-in (CMake QMAIL_HOME, default /var/qmail); when the
-// process is neither setuid nor setgid, $QMAILHOME overrides it.
+// The home: $QMAILHOME when set and the process is neither setuid nor
+// setgid; else HOME when the running program is HOME/bin/NAME and HOME has
+// queue/ and control/ (so every home's programs, the setuid qmail-queue
+// included, work in their own home); else the compiled-in default (CMake
+// QMAIL_HOME, default /var/qmail).
 const std::string& dir();
 // dir() + "/" + rel.
 std::string path(std::string_view rel);
+// HOME if the running executable is HOME/bin/NAME in a qmail home, else "".
+std::string home_of_executable();
 // The compiled-in default.
 const char* compiled_default();
 // Is this process running setuid or setgid (so the environment is

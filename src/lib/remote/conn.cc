@@ -57,7 +57,17 @@ Result<Conn> Conn::open(const dns::IpAddr& ip, std::uint16_t port, int timeout_s
   return Conn(std::move(fd));
 }
 
+Status Conn::start_tls(SSL_CTX* ctx, const std::string& host_name, int timeout_s) {
+  // RFC 3207 5: nothing the server sent before the handshake may be used.
+  buf_.clear();
+  QMAIL_ASSIGN_OR_RETURN(tls::Connection t,
+                         tls::Connection::connect(ctx, fd_.get(), host_name, timeout_s));
+  tls_.emplace(std::move(t));
+  return Status::ok();
+}
+
 Status Conn::write(std::string_view data, int timeout_s) {
+  if (tls_) return tls_->write(data, timeout_s);
   while (!data.empty()) {
     ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -86,6 +96,12 @@ Result<std::string> Conn::read_line(int timeout_s) {
     // +1 for the CR.
     if (buf_.size() > kMaxReplyLine + 1) return Status::perm("reply line too long");
     char tmp[4096];
+    if (tls_) {
+      QMAIL_ASSIGN_OR_RETURN(std::size_t got, tls_->read(tmp, sizeof tmp, timeout_s));
+      if (got == 0) return Status::temp("connection closed");
+      buf_.append(tmp, got);
+      continue;
+    }
     ssize_t n = ::recv(fd_.get(), tmp, sizeof tmp, 0);
     if (n > 0) {
       buf_.append(tmp, static_cast<std::size_t>(n));

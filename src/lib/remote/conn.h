@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 #include "dns/dns.h"
 #include "io/fd.h"
 #include "remote/reply.h"
+#include "tls/tls.h"
 
 namespace qmail::remote {
 
@@ -28,6 +30,15 @@ class Conn {
   // malformed or oversized reply.
   Result<Reply> read_reply(int timeout_s);
 
+  // STARTTLS (RFC 3207) after the server's 220: the client handshake, with
+  // SNI and certificate check for `host_name`. Later reads and writes are
+  // encrypted. Errors: temp.
+  Status start_tls(SSL_CTX* ctx, const std::string& host_name, int timeout_s);
+  bool tls() const { return tls_.has_value(); }
+  // Did the certificate verify (see tls::Connection::server_verified)?
+  bool tls_verified() const { return tls_ && tls_->server_verified(); }
+  std::string tls_version() const { return tls_ ? tls_->version() : ""; }
+
   int fd() const { return fd_.get(); }
 
  private:
@@ -35,6 +46,7 @@ class Conn {
   Result<std::string> read_line(int timeout_s);
   Fd fd_;
   std::string buf_;
+  std::optional<tls::Connection> tls_;
 };
 
 }  // namespace qmail::remote

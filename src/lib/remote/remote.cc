@@ -18,6 +18,7 @@
 #include "remote/data.h"
 #include "remote/smtproutes.h"
 #include "remote/tcpto.h"
+#include "tls/client.h"
 
 namespace qmail::remote {
 
@@ -38,7 +39,7 @@ Result<std::vector<Target>> choose_targets(const std::vector<MxHost>& hosts, std
   std::vector<Target> out;
   for (const auto& h : hosts) {
     if (h.pref >= prefme) continue;
-    for (const auto& ip : h.ips) out.push_back(Target{h.pref, ip, port});
+    for (const auto& ip : h.ips) out.push_back(Target{h.pref, ip, port, h.name});
   }
   if (out.empty() && prefme != UINT64_MAX)
     return Status::perm(
@@ -56,6 +57,25 @@ std::optional<dns::IpAddr> parse_literal(std::string_view host) {
     return std::nullopt;
   }
   return dns::IpAddr::parse(in);
+}
+
+std::optional<std::string> tls_destination(const std::vector<std::string>& lines,
+                                           std::string_view host) {
+  std::string h = str::lower(host);
+  auto find = [&](std::string_view key) -> std::optional<std::string> {
+    for (const auto& l : lines) {
+      std::string_view line = l;
+      auto colon = line.find(':');
+      if (str::lower(line.substr(0, colon)) == key)
+        return std::string(colon == std::string_view::npos ? "" : line.substr(colon + 1));
+    }
+    return std::nullopt;
+  };
+  if (auto r = find(h)) return r;
+  for (std::size_t i = 0; i < h.size(); ++i)
+    if (h[i] == '.')
+      if (auto r = find(std::string_view(h).substr(i))) return r;
+  return find("");
 }
 
 std::vector<dns::IpAddr> local_addresses() {
@@ -171,7 +191,23 @@ struct Settings {
   std::string helohost;
   int timeoutconnect = 60;
   int timeoutremote = 1200;
+  // control/tlsdestinations matched: verified TLS is required, against
+  // this CA file ("" = the system's).
+  std::optional<std::string> tls_required;
+  // Made on first use; a failure leaves it empty (no opportunistic TLS).
+  std::optional<tls::ClientContext> tls_ctx;
+  bool tls_ctx_tried = false;
+  SSL_CTX* client_ctx() {
+    if (!tls_ctx_tried) {
+      tls_ctx_tried = true;
+      auto c = tls::ClientContext::create(tls_required.value_or(""));
+      if (c.is_ok()) tls_ctx.emplace(std::move(*c));
+    }
+    return tls_ctx ? tls_ctx->get() : nullptr;
+  }
 };
+
+enum class Outcome { kDone, kRetryPlain };
 
 // A failure of the SMTP dialogue that ends it with a message record.
 struct Abort {
@@ -189,21 +225,26 @@ Abort dropped(const std::string& host, const Status& s) {
   return {'Z', "Connected to " + host + " but connection died. (#4.4.2)\n"};
 }
 
-// The SMTP dialogue on an open connection. Records go to `report`.
-void smtp(Conn& c, const std::string& host, const Settings& set, std::string_view sender,
-          std::span<char* const> rcpts, Message& msg, Report& report) {
+// The SMTP dialogue on an open connection. Records go to `report`, except
+// for kRetryPlain (an opportunistic TLS handshake failed before anything
+// was reported: try again without TLS).
+Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::string_view sender,
+             std::span<char* const> rcpts, Message& msg, Report& report) {
+  const std::string host = target.ip.str();
   const int to = set.timeoutremote;
   auto quit = [&](char letter, std::string text) {
     // qmail-remote(8)'s habit: do not wait for QUIT's reply.
     (void)c.write("QUIT\r\n", to);
     report.message(letter, text);
+    return Outcome::kDone;
   };
   auto fail = [&](const Status& s) {
     Abort a = dropped(host, s);
     report.message(a.letter, a.text);
+    return Outcome::kDone;
   };
   auto rejected = [&](const Reply& r, std::string what) {
-    quit(r.is_perm() ? 'D' : 'Z', what + ".\n" + remote_said(r));
+    return quit(r.is_perm() ? 'D' : 'Z', what + ".\n" + remote_said(r));
   };
 
   auto greet = c.read_reply(to);
@@ -216,6 +257,42 @@ void smtp(Conn& c, const std::string& host, const Settings& set, std::string_vie
   Extensions ext;
   if (ehlo->is_ok()) {
     ext = parse_ehlo(*ehlo);
+    if (allow_tls && ext.starttls) {
+      if (auto s = c.write("STARTTLS\r\n", to); !s.is_ok()) return fail(s);
+      auto st = c.read_reply(to);
+      if (!st.is_ok()) return fail(st.status());
+      if (st->code == 220) {
+        SSL_CTX* ctx = set.client_ctx();
+        if (!ctx) {
+          if (set.tls_required)
+            return quit('Z', "Unable to set up TLS (control/tlsdestinations). (#4.7.5)\n");
+          return Outcome::kRetryPlain;
+        }
+        if (auto s = c.start_tls(ctx, target.name, to); !s.is_ok()) {
+          if (!set.tls_required) return Outcome::kRetryPlain;
+          report.message('Z',
+                         "TLS handshake with " + host + " failed: " + s.message() + ". (#4.7.5)\n");
+          return Outcome::kDone;
+        }
+        if (set.tls_required && !c.tls_verified())
+          return quit('Z', "Connected to " + host +
+                               " but its TLS certificate does not verify for " + target.name +
+                               ". (#4.7.5)\n");
+        // RFC 3207 4.2: forget what was learned before TLS; EHLO again.
+        if (auto s = c.write("EHLO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
+        auto again = c.read_reply(to);
+        if (!again.is_ok()) return fail(again.status());
+        if (!again->is_ok())
+          return rejected(*again, "Connected to " + host + " but my name was rejected");
+        ext = parse_ehlo(*again);
+      } else if (set.tls_required) {
+        return rejected(*st, "Connected to " + host + " but STARTTLS was refused");
+      }
+    }
+    if (set.tls_required && !c.tls())
+      return quit('Z', "Connected to " + host +
+                           " but it does not offer STARTTLS, which control/tlsdestinations "
+                           "requires. (#4.7.5)\n");
   } else {
     // RFC 5321 3.2: fall back to HELO.
     if (auto s = c.write("HELO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
@@ -223,6 +300,10 @@ void smtp(Conn& c, const std::string& host, const Settings& set, std::string_vie
     if (!helo.is_ok()) return fail(helo.status());
     if (!helo->is_ok())
       return rejected(*helo, "Connected to " + host + " but my name was rejected");
+    if (set.tls_required)
+      return quit('Z', "Connected to " + host +
+                           " but it does not offer STARTTLS, which control/tlsdestinations "
+                           "requires. (#4.7.5)\n");
   }
 
   bool utf8 = has_8bit(sender);
@@ -321,14 +402,15 @@ void smtp(Conn& c, const std::string& host, const Settings& set, std::string_vie
     // Dropping the connection without the final dot makes the server
     // discard what it got.
     report.message('Z', "Unable to read message. (#4.3.0)\n");
-    return;
+    return Outcome::kDone;
   }
   enc.finish(out);
   if (auto s = c.write(out, to); !s.is_ok()) return fail(s);
   auto fin = c.read_reply(to);
   if (!fin.is_ok()) return fail(fin.status());
   if (!fin->is_ok()) return rejected(*fin, host + " failed after I sent the message");
-  quit('K', host + " accepted message.\n" + remote_said(*fin));
+  std::string via = c.tls() ? " (" + c.tls_version() + ")" : "";
+  return quit('K', host + " accepted message" + via + ".\n" + remote_said(*fin));
 }
 
 bool is_bad_arg(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
@@ -354,6 +436,9 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   if (!routes.is_ok()) return zctl();
   auto forwarders = control::read_lines("dnsresolvers");
   if (!forwarders.is_ok()) return zctl();
+  auto tlsdest = control::read_lines("tlsdestinations");
+  if (!tlsdest.is_ok()) return zctl();
+  set.tls_required = tls_destination(*tlsdest, host);
   auto me = control::me();
   if (!me.is_ok()) return zctl();
   std::string me_name = str::lower(me->value_or(""));
@@ -477,7 +562,11 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     // qmail-tcpto(8): only timeouts count; anything else clears.
     (void)tcpto_file_record(tcpto_path, t.ip, !conn.is_ok() && conn.status().err() == ETIMEDOUT);
     if (!conn.is_ok()) continue;
-    smtp(*conn, t.ip.str(), set, sender, rcpts, msg, report);
+    if (smtp(*conn, t, set, true, sender, rcpts, msg, report) == Outcome::kDone) return;
+    // Opportunistic TLS failed: the same server again, in plain text.
+    auto plain = Conn::open(t.ip, t.port, set.timeoutconnect);
+    if (!plain.is_ok()) continue;
+    (void)smtp(*plain, t, set, false, sender, rcpts, msg, report);
     return;
   }
   report.message('Z', "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");

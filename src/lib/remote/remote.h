@@ -24,6 +24,7 @@ struct Target {
   std::uint32_t pref = 0;
   dns::IpAddr ip;
   std::uint16_t port = 25;
+  std::string name;  // the MX or relay name, for the TLS certificate check
 };
 
 // An MX (or the host itself, pref 0, when it has no MX) with its addresses.
@@ -48,6 +49,13 @@ Result<std::vector<Target>> choose_targets(const std::vector<MxHost>& hosts, std
 // Parses qmail-remote's host argument as an address literal: "[1.2.3.4]",
 // "[IPv6:2001:db8::1]" (RFC 5321 4.1.3) or "[2001:db8::1]".
 std::optional<dns::IpAddr> parse_literal(std::string_view host);
+
+// control/tlsdestinations: lines "domain" or "domain:cafile", matched like
+// smtproutes (exact, ".suffix", "" for all). A match requires STARTTLS with
+// a certificate that verifies (against `cafile`, or the system's CAs) and
+// names the MX or relay. Returns the CA file ("" = system) or nullopt.
+std::optional<std::string> tls_destination(const std::vector<std::string>& lines,
+                                           std::string_view host);
 
 // Our own addresses: every interface's, plus 127.0.0.1 and ::1.
 std::vector<dns::IpAddr> local_addresses();

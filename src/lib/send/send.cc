@@ -162,6 +162,7 @@ class Send {
   std::string outbuf_[2];
   spawn::Decoder dec_[2];
   Fd trigger_;
+  Fd trigger_writer_;
   std::int64_t next_scan_ = 0;
 };
 
@@ -808,6 +809,12 @@ Status Send::run() {
 
     if (!trigger_.valid()) {
       trigger_.reset(::open(q_.trigger().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      // Hold a writer of our own, as qmail's trigger does: the FIFO then
+      // never reaches EOF, so there is no moment between a close and a
+      // reopen in which a qmail-queue's non-blocking open fails (ENXIO)
+      // and its poke is lost.
+      if (trigger_.valid())
+        trigger_writer_.reset(::open(q_.trigger().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     }
     fds.clear();
     fds.push_back({sig_r.get(), POLLIN, 0});

@@ -54,6 +54,14 @@ class Connection {
   // they may be the same socket). Each wait for the peer is bounded by
   // `timeout_seconds`. Errors: temp (err() == kTimedOut on timeout).
   static Result<Connection> accept(const ServerContext& ctx, int rfd, int wfd, int timeout_seconds);
+  // Client side (tls/client.h): runs the client handshake on socket `fd`
+  // (non-blocking) with SNI and a certificate check for `host_name`
+  // ("" for neither). Errors: temp (kTimedOut on timeout).
+  static Result<Connection> connect(SSL_CTX* ctx, int fd, const std::string& host_name,
+                                    int timeout_seconds);
+  // Client side: did the server's certificate chain verify against the
+  // context's CAs and match `host_name`?
+  bool server_verified() const;
 
   // Reads up to `n` decrypted bytes into `buf`; 0 means the peer closed.
   // Errors: temp (kTimedOut on timeout).

@@ -71,3 +71,20 @@ TEST(LocalAddresses, IncludeLoopback) {
 
 }  // namespace
 }  // namespace qmail::remote
+
+namespace qmail::remote {
+namespace {
+
+TEST(TlsDestination, Matching) {
+  std::vector<std::string> lines = {"bank.example:/etc/ca.pem", ".gov.example", "exact.example"};
+  EXPECT_EQ(tls_destination(lines, "bank.example"), "/etc/ca.pem");
+  EXPECT_EQ(tls_destination(lines, "BANK.example"), "/etc/ca.pem");
+  EXPECT_EQ(tls_destination(lines, "x.gov.example"), "");
+  EXPECT_FALSE(tls_destination(lines, "gov.example").has_value());
+  EXPECT_FALSE(tls_destination(lines, "sub.exact.example").has_value());
+  EXPECT_FALSE(tls_destination(lines, "other.example").has_value());
+  EXPECT_EQ(tls_destination({""}, "any.example"), "");
+}
+
+}  // namespace
+}  // namespace qmail::remote
