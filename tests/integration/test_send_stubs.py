@@ -468,6 +468,27 @@ class SendTest(unittest.TestCase):
         wait_for(h.empty_queue, 20, "queue to empty")
         self.assertEqual(h.delivered("alice"), [])
 
+    def test_retry_schedule_survives_restart(self):
+        h = self.h
+        open(os.path.join(h.box("bob"), "temp"), "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        self.wait_log(r"^delivery 1: deferral: ")
+        self.wait_log(r"^status: local 0/10 remote 0/20$", count=2)
+        h.stop()
+        os.unlink(h.logfile)
+        h.start()
+        # A new message is preprocessed and delivered; dispatch of due
+        # messages comes first in every round, so had bob's retry been due
+        # (not ~100 s ahead, as local/<s>/<id>'s mtime says) it would have
+        # started before this one ended.
+        h.inject("alice@example.test", ["carol@example.test"])
+        self.wait_log(r"^end msg \d+$")
+        self.assertNotIn("to local bob@example.test", h.log())
+        self.assertEqual(len(h.queue_files("local")), 1)
+        os.kill(h.send_pid(), signal.SIGALRM)
+        self.wait_log(r"^starting delivery \d+: msg \d+ to local bob@example\.test$")
+
     def test_queuelifetime_gives_up(self):
         h = self.h
         open(os.path.join(h.box("bob"), "temp"), "w").close()
@@ -583,11 +604,10 @@ class SendTest(unittest.TestCase):
         self.assertLess(new_before, 100, "queued delivery waited behind %d new messages"
                         % new_before)
         # and new mail keeps flowing to deliveries while todo/ drains
-        self.wait_log(r"^new msg 1019\d\d$", 120)
+        self.wait_log(r"^new msg 1002\d\d$", 120)
         log = h.log()
         last_new = log.rindex("\nnew msg ")
         self.assertIn("starting delivery", log[:last_new][log.index("new msg 100"):])
-        wait_for(lambda: not h.queue_files("todo"), 300, "todo to drain")
 
     def test_concurrencylocal_honoured(self):
         h = self.h

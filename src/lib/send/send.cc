@@ -742,6 +742,12 @@ Status Send::run() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   for (int sig : {SIGTERM, SIGALRM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  // qmail-start hands us TERM blocked; a TERM that came meanwhile is
+  // delivered now, to the handler.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int sig : {SIGTERM, SIGALRM, SIGHUP}) sigaddset(&sigs, sig);
+  ::sigprocmask(SIG_UNBLOCK, &sigs, nullptr);
   for (int c = 0; c < 2; ++c) {
     int fl = ::fcntl(kSpawnOut[c], F_GETFL);
     if (fl < 0) return Status::temp(std::string("descriptors are not set up: run qmail-start"));

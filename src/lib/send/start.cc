@@ -28,7 +28,8 @@ void close_from(int first) {
 // switches ids and execs. `from` holds descriptors >= 10 only, so dup2
 // never clobbers a source. Never returns; exits 111 on failure.
 [[noreturn]] void exec_with(const std::vector<int>& from, uid_t uid, gid_t gid, bool switch_ids,
-                            const std::string& prog, std::vector<std::string> args, bool search) {
+                            const std::string& prog, std::vector<std::string> args, bool search,
+                            bool ignore_term = false) {
   for (std::size_t i = 0; i < from.size(); ++i)
     if (::dup2(from[i], static_cast<int>(i)) != static_cast<int>(i)) ::_exit(111);
   close_from(static_cast<int>(from.size()));
@@ -36,6 +37,18 @@ void close_from(int first) {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(SIGPIPE, &dfl, nullptr);
+  // The spawners and qmail-clean outlive a TERM to the process group from
+  // their first instruction on: they end when qmail-send closes their
+  // command pipe (an ignored signal stays ignored across exec).
+  if (ignore_term) ::signal(SIGTERM, SIG_IGN);
+  // qmail-start blocks TERM while it wires things up, so that a TERM to
+  // the group cannot kill a child before it is ready. qmail-send keeps it
+  // blocked across exec and unblocks it once its handler is in place.
+  if (prog.size() < 10 || prog.compare(prog.size() - 10, 10, "qmail-send") != 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
   if (switch_ids && !priv::become(uid, gid).is_ok()) ::_exit(111);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -63,10 +76,11 @@ Result<Pipe> make_pipe() {
 }
 
 Result<pid_t> spawn(const std::vector<int>& from, uid_t uid, gid_t gid, bool switch_ids,
-                    const std::string& prog, std::vector<std::string> args, bool search = false) {
+                    const std::string& prog, std::vector<std::string> args, bool search = false,
+                    bool ignore_term = false) {
   pid_t pid = ::fork();
   if (pid < 0) return Status::temp_errno("fork");
-  if (pid == 0) exec_with(from, uid, gid, switch_ids, prog, std::move(args), search);
+  if (pid == 0) exec_with(from, uid, gid, switch_ids, prog, std::move(args), search, ignore_term);
   return pid;
 }
 
@@ -74,6 +88,10 @@ Result<pid_t> spawn(const std::vector<int>& from, uid_t uid, gid_t gid, bool swi
 
 Status start_main(std::span<char*> args) {
   std::string defaultdelivery = args.size() > 1 ? args[1] : "./Mailbox";
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
   if (::chdir(home::dir().c_str()) != 0) return Status::temp_errno("chdir home");
   QMAIL_ASSIGN_OR_RETURN(home::Ids ids, home::load_ids());
 
@@ -103,13 +121,13 @@ Status start_main(std::span<char*> args) {
 
   // qmail-lspawn stays root: it switches to each recipient's uid.
   auto l = spawn({lcmd.r, lres.w, err}, 0, 0, false, home::path("bin/qmail-lspawn"),
-                 {"qmail-lspawn", defaultdelivery});
+                 {"qmail-lspawn", defaultdelivery}, false, true);
   if (!l.is_ok()) return l.status();
   auto r = spawn({rcmd.r, rres.w, err}, ids.qmailr, ids.qmail, true, home::path("bin/qmail-rspawn"),
-                 {"qmail-rspawn"});
+                 {"qmail-rspawn"}, false, true);
   if (!r.is_ok()) return r.status();
   auto c = spawn({ccmd.r, cres.w, err}, ids.qmailq, ids.qmail, true, home::path("bin/qmail-clean"),
-                 {"qmail-clean"});
+                 {"qmail-clean"}, false, true);
   if (!c.is_ok()) return c.status();
 
   // Ourselves: qmail-send(8)'s descriptors 0..6.
