@@ -21,7 +21,9 @@ for every program (fs::fsync_dir does nothing) and asserts that this
 detects lost acknowledged messages: the test can fail.
 
 Needs root (mount). Environment: POWERCUT_CUTS (safe cuts per filesystem,
-3), POWERCUT_UNSAFE_CUTS (most unsafe cuts per filesystem, 6), TORTURE_SEED.
+3), POWERCUT_UNSAFE_CUTS (most unsafe cuts per filesystem, 6), POWERCUT_UNSAFE_MODES (comma-separated
+modes of the unsafe cuts, ack-idle), POWERCUT_UNSAFE_ALL=1 (do all unsafe cuts
+instead of stopping at the first loss), TORTURE_SEED, TORTURE_KEEP=1.
 """
 import os
 import random
@@ -113,6 +115,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
                 st["acks"] += 1
                 hit = st["acks"] == cut_after and mode != "delivery"
             if hit:
+                inj.cut_started.set()
                 img.cut()
                 st["cut"] = True
                 inj.stop_flag.set()
@@ -122,6 +125,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         if mode == "delivery":
             inj.join()
             time.sleep(random.Random(seed).random() * 0.3)
+            inj.cut_started.set()
             img.cut()
             st["cut"] = True
         else:
@@ -130,6 +134,7 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         kill_everything(img, system, inj)
         r["acked"] = len(inj.acked)
         r["failed"] = len(inj.failed)
+        r["acked_late"] = len(inj.acked_late)
 
         img.umount()
         img.mount()
@@ -152,7 +157,8 @@ def powercut_round(fstype, mode, seed, unsafe, cut_after):
         if not ok:
             r["fsck"] = out[-500:]
         tl.log("POWERCUT ROUND: fs=%(fs)s mode=%(mode)s unsafe=%(unsafe)s seed=%(seed)d "
-               "cut_after=%(cut_after)d acked=%(acked)d failed=%(failed)d lost=%(lost)d "
+               "cut_after=%(cut_after)d acked=%(acked)d acked_after_cut=%(acked_late)d "
+               "failed=%(failed)d lost=%(lost)d "
                "duplicates=%(duplicates)d corrupt=%(corrupt)d stuck=%(stuck)d "
                "unacked_delivered=%(unacked_delivered)d fsck_ok=%(fsck_ok)s" % r)
         if r["lost"]:
@@ -253,16 +259,26 @@ class PowercutTest(unittest.TestCase):
         cuts = tl.env_int("POWERCUT_UNSAFE_CUTS", 6)
         fss = ["ext4"] + (["xfs"] if tl.have_tool("mkfs.xfs") else [])
         rnd = random.Random(self.seed)
+        modes = os.environ.get("POWERCUT_UNSAFE_MODES", "ack-idle").split(",")
+        run_all = os.environ.get("POWERCUT_UNSAFE_ALL") == "1"
         rounds = []
         for fstype in fss:
             for i in range(cuts):
                 cut_after = rnd.randint(5, 60)
-                r = powercut_round(fstype, "ack-idle", self.seed + 1000 + i, True, cut_after)
+                r = powercut_round(fstype, modes[i % len(modes)], self.seed + 1000 + i, True,
+                                   cut_after)
                 rounds.append(r)
-                if r["lost"]:
+                if r["lost"] and not run_all:
                     break
-            if rounds[-1]["lost"]:
+            if rounds[-1]["lost"] and not run_all:
                 break
+        for m in modes:
+            for fs in fss:
+                rs = [r for r in rounds if r["mode"] == m and r["fs"] == fs]
+                if rs:
+                    tl.log("POWERCUT UNSAFE: fs=%s mode=%s cuts=%d cuts_with_loss=%d lost=%d" % (
+                        fs, m, len(rs), sum(1 for r in rs if r["lost"]),
+                        sum(r["lost"] for r in rs)))
         lost = sum(r["lost"] + r["stuck"] for r in rounds)
         tl.log("POWERCUT RESULT: unsafe=True cuts=%d acked=%d lost=%d (by fs: %s)" % (
             len(rounds), sum(r["acked"] for r in rounds), lost,

@@ -319,6 +319,34 @@ class Relay(SmtpdTestCase):
         self.assertIn("badmailfrom", self.smtpd(envelope(sender="bad@x.test"))[0])
 
 
+class RecipientValidation(SmtpdTestCase):
+    def make_recipients(self, lines):
+        src = os.path.join(self.home.tmp, "recipients")
+        with open(src, "w") as f:
+            f.write("".join(l.lower() + " \n" for l in lines))
+        subprocess.run(["cdb", "-c", "-m", self.home.path("control", "recipients.cdb"), src],
+                       check=True)
+
+    def test_off_by_default(self):
+        out, _, _ = self.smtpd(envelope(rcpts=["nobody@example.test"]))
+        self.assertEqual(self.codes(out)[3], 250)
+
+    def test_unknown_recipients_refused(self):
+        self.make_recipients(["Joe@example.test", "list-@example.test"])
+        out, _, _ = self.smtpd(envelope(rcpts=["joe@EXAMPLE.test", "jane@example.test",
+                                                "list-x@example.test", "Postmaster@example.test",
+                                                "joe", "jane"]))
+        self.assertEqual(self.codes(out)[3:9], [250, 550, 250, 250, 250, 550])
+        self.assertIn("550 5.1.1 sorry, no mailbox here by that name (#5.1.1)", out)
+        self.assertEqual(self.queued()[0][1], ["joe@EXAMPLE.test", "list-x@example.test",
+                                               "Postmaster@example.test", "joe@example.test"])
+
+    def test_relay_clients_are_not_checked(self):
+        self.make_recipients(["joe@example.test"])
+        out, _, _ = self.smtpd(envelope(rcpts=["u@elsewhere.test"]), RELAYCLIENT="")
+        self.assertEqual(self.codes(out)[3], 250)
+
+
 class Pipelining(SmtpdTestCase):
     def test_two_messages_in_one_write(self):
         data = (envelope(msg=b"Subject: one\r\n\r\n1\r\n") +

@@ -7,7 +7,9 @@ restart and an empty queue: every acknowledged message is in its mailbox
 Duplicates are allowed, counted and printed.
 
 Environment: TORTURE_MESSAGES (2000), TORTURE_KILLS (50), TORTURE_SEED
-(random, printed), TORTURE_THREADS (4), TORTURE_VARIETY (1: also a
+(random, printed), TORTURE_THREADS (4), TORTURE_BUDGET (seconds the
+injection may take, 150; fewer messages are injected when it would take
+longer, e.g. in sanitizer builds; 0: no limit), TORTURE_VARIETY (1: also a
 forward and a program delivery), TORTURE_DRAIN_TIMEOUT (seconds, 180),
 TORTURE_KEEP (1: keep the home for inspection). scripts/torture-long runs
 this same file with bigger numbers.
@@ -22,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torturelib as tl  # noqa: E402
 
 
-def run_torture(test, messages, kills, seed, threads=4, variety=True, drain_timeout=180.0):
+def run_torture(test, messages, kills, seed, threads=4, variety=True, drain_timeout=180.0,
+                budget=0):
     t0 = time.time()
     tl.log("torture: TORTURE_SEED=%d TORTURE_MESSAGES=%d TORTURE_KILLS=%d threads=%d variety=%d"
            % (seed, messages, kills, threads, variety))
@@ -47,8 +50,19 @@ def run_torture(test, messages, kills, seed, threads=4, variety=True, drain_time
     inj.start()
     killer.start()
     last = time.time()
+    checked = False
     while any(t.is_alive() for t in inj.threads):
         inj.join(1)
+        el = time.time() - t0
+        if budget and not checked and el > 10 and inj.progress() > 0:
+            # Fit the injection into the time budget (slow sanitizer
+            # builds, busy machines): fewer messages, the same kills.
+            checked = True
+            projected = el * messages / inj.progress()
+            if projected > budget:
+                new = inj.shrink(int(messages * budget / projected))
+                tl.log("torture: %.0f s projected for %d messages, over the %d s budget "
+                       "(TORTURE_BUDGET): injecting %d" % (projected, messages, budget, new))
         if time.time() - last > 10:
             last = time.time()
             tl.log("torture: %d/%d injected, %d kills, %d restarts"
@@ -94,7 +108,7 @@ def run_torture(test, messages, kills, seed, threads=4, variety=True, drain_time
     tl.log("TORTURE RESULT: seed=%d messages=%d acked=%d failed=%d (exit codes %s) kills=%d %s "
            "misses=%d restarts=%d lost=%d duplicates=%d corrupt=%d unacked_delivered=%d "
            "files=%d maildir_tmp_leftovers=%d queue_left=%d inject_s=%.1f total_s=%.1f"
-           % (seed, messages, len(inj.acked), len(inj.failed), fail_codes, len(killer.done),
+           % (seed, inj.total, len(inj.acked), len(inj.failed), fail_codes, len(killer.done),
               by_prog, killer.misses, system.restarts, len(acc["lost"]), acc["duplicates"],
               len(census.corrupt), acc["unacked_delivered"], census.files,
               census.tmp_leftovers, len(left), t_inject, elapsed))
@@ -133,7 +147,8 @@ class TortureTest(unittest.TestCase):
                     seed=tl.choose_seed(),
                     threads=tl.env_int("TORTURE_THREADS", 4),
                     variety=bool(tl.env_int("TORTURE_VARIETY", 1)),
-                    drain_timeout=tl.env_float("TORTURE_DRAIN_TIMEOUT", 180.0))
+                    drain_timeout=tl.env_float("TORTURE_DRAIN_TIMEOUT", 180.0),
+                    budget=tl.env_int("TORTURE_BUDGET", 150))
 
 
 if __name__ == "__main__":

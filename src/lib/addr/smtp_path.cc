@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "smtp/limits.h"
@@ -17,7 +18,8 @@ bool is_alnum(char c) {
 
 // RFC 5322 atext, plus UTF-8 octets (RFC 6531 3.3).
 bool is_atext(char c) {
-  return is_alnum(c) || is_8bit(c) || std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
+  return is_alnum(c) || is_8bit(c) ||
+         (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 bool valid_label(std::string_view l) {
@@ -35,6 +37,9 @@ bool valid_literal(std::string_view lit) {
   if (lit.size() > 5 && (lit.substr(0, 5) == "IPv6:" || lit.substr(0, 5) == "ipv6:")) {
     s.assign(lit.substr(5));
     if (s.size() > 45) return false;
+    // inet_pton stops at a NUL; only its own alphabet may pass.
+    for (char c : s)
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
     return ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
   }
   // RFC 5321 4.1.3 IPv4-address-literal: dotted decimal only.

@@ -75,6 +75,57 @@ Result<bool> RcptHosts::allows(std::string_view domain) const {
   return false;
 }
 
+struct Recipients::Cdb {
+  Fd fd;
+  struct cdb db {};
+  bool ok = false;
+  ~Cdb() {
+    if (ok) ::cdb_free(&db);
+  }
+};
+
+Recipients::Recipients() = default;
+Recipients::~Recipients() = default;
+Recipients::Recipients(Recipients&&) noexcept = default;
+Recipients& Recipients::operator=(Recipients&&) noexcept = default;
+
+Result<Recipients> Recipients::open(const std::string& path) {
+  Recipients r;
+  auto fd = fs::open_read(path);
+  if (!fd.is_ok()) {
+    if (fd.status().err() == ENOENT) return r;
+    return fd.status();
+  }
+  auto c = std::make_unique<Cdb>();
+  c->fd = std::move(fd).value();
+  if (::cdb_init(&c->db, c->fd.get()) != 0) return Status::temp_errno("unable to map " + path);
+  c->ok = true;
+  r.cdb_ = std::move(c);
+  return r;
+}
+
+Result<Recipients> Recipients::load() { return open(home::path("control/recipients.cdb")); }
+
+Result<bool> Recipients::accepts(std::string_view local, std::string_view domain) const {
+  if (!cdb_) return true;
+  if (str::iequals(local, "postmaster")) return true;
+  std::string l = str::lower(local), d = str::lower(domain);
+  auto has = [&](const std::string& key) -> Result<bool> {
+    int r = ::cdb_find(&cdb_->db, key.data(), static_cast<unsigned>(key.size()));
+    if (r < 0) return Status::temp("control/recipients.cdb is corrupt (#4.3.0)");
+    return r > 0;
+  };
+  QMAIL_ASSIGN_OR_RETURN(bool exact, has(l + "@" + d));
+  if (exact) return true;
+  // "box-ext-more" is covered by "box-ext-@d" and by "box-@d".
+  for (std::size_t i = l.size(); i-- > 0;) {
+    if (l[i] != '-') continue;
+    QMAIL_ASSIGN_OR_RETURN(bool wild, has(l.substr(0, i + 1) + "@" + d));
+    if (wild) return true;
+  }
+  return has("@" + d);
+}
+
 BadMailFrom BadMailFrom::from_lines(const std::vector<std::string>& lines) {
   BadMailFrom b;
   for (const auto& l : lines) b.entries_.insert(str::lower(l));
@@ -136,6 +187,7 @@ bool LocalIps::is_local_literal(std::string_view literal) const {
   } else {
     s.assign(in);
   }
+  if (s.find('\0') != std::string::npos) return false;
   unsigned char buf[16];
   if (::inet_pton(af, s.c_str(), buf) != 1) return false;
   std::string key(reinterpret_cast<char*>(buf), len);

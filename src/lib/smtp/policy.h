@@ -65,6 +65,34 @@ class LocalIps {
   std::vector<std::string> addrs_;  // 4 or 16 raw bytes each
 };
 
+// Recipient validation (docs/smtpd.md), off unless
+// control/recipients.cdb exists. Its keys are lowercase addresses with
+// empty values:
+//   "box@domain"   this address is deliverable
+//   "box-@domain"  every "box-anything@domain" is (qmail's dash extensions)
+//   "@domain"      everything at domain is accepted (backup MX, catch-all)
+// "postmaster" at any domain is always accepted (RFC 5321 4.5.1).
+class Recipients {
+ public:
+  Recipients();
+  ~Recipients();
+  Recipients(Recipients&&) noexcept;
+  Recipients& operator=(Recipients&&) noexcept;
+
+  // Opens control/recipients.cdb if it exists. Errors: temp when it
+  // exists but cannot be opened or mapped.
+  static Result<Recipients> load();
+  static Result<Recipients> open(const std::string& cdb_path);
+  bool enabled() const { return cdb_ != nullptr; }
+  // Is local@domain deliverable? Always true when not enabled. Errors:
+  // temp when the cdb is corrupt.
+  Result<bool> accepts(std::string_view local, std::string_view domain) const;
+
+ private:
+  struct Cdb;
+  std::unique_ptr<Cdb> cdb_;
+};
+
 // qmail-newmrh(8): compiles HOME/control/morercpthosts into
 // HOME/control/morercpthosts.cdb (lowercased keys, empty values) with a
 // temporary file, fsync and rename. Errors: temp.

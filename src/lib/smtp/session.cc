@@ -187,6 +187,18 @@ bool Session::rcpt(std::string_view arg) {
       }
       if (!*ok) return error(kNotInRcptHosts);
     }
+    // Recipient validation (docs/smtpd.md): only for mail that is not
+    // relayed; a relaying client's remote recipients are not ours to know.
+    if (c_.recipients.enabled()) {
+      auto known =
+          c_.recipients.accepts(path.local, path.domain.empty() ? c_.envnoathost : path.domain);
+      if (!known.is_ok()) {
+        log::warn(known.status().message());
+        reply("451 4.3.0 unable to read controls (#4.3.0)\r\n");
+        return true;
+      }
+      if (!*known) return error("550 5.1.1 sorry, no mailbox here by that name (#5.1.1)\r\n");
+    }
   }
   // qmail-smtpd(8): addresses without @ are always allowed; they mean the
   // local host (qmail-send's envnoathost), so we say so in the envelope.
@@ -405,6 +417,7 @@ Result<Config> load_config() {
   c.timeout = static_cast<unsigned>(t);
   QMAIL_ASSIGN_OR_RETURN(c.rcpthosts, RcptHosts::load());
   QMAIL_ASSIGN_OR_RETURN(c.badmailfrom, BadMailFrom::load());
+  QMAIL_ASSIGN_OR_RETURN(c.recipients, Recipients::load());
   c.localips = LocalIps::load(std::getenv("TCPLOCALIP"));
   if (const char* rc = std::getenv("RELAYCLIENT")) c.relayclient = rc;
   c.remoteip = getenv_or("TCPREMOTEIP", "unknown");

@@ -28,6 +28,7 @@ struct Config {
   unsigned timeout = 0;  // control/timeoutsmtpd
   RcptHosts rcpthosts;
   BadMailFrom badmailfrom;
+  Recipients recipients;  // control/recipients.cdb (validation if present)
   LocalIps localips;
   std::optional<std::string> relayclient;   // $RELAYCLIENT
   std::string remoteip = "unknown";         // $TCPREMOTEIP

@@ -1,6 +1,11 @@
 #include "smtp/session.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "smtp/policy.h"
 
@@ -58,6 +63,47 @@ TEST(LocalIps, Literals) {
   EXPECT_FALSE(l.is_local_literal("[192.0.2.8]"));
   EXPECT_FALSE(l.is_local_literal("192.0.2.7"));
   EXPECT_FALSE(l.is_local_literal("[junk]"));
+}
+
+}  // namespace
+}  // namespace qmail::smtp
+
+namespace qmail::smtp {
+namespace {
+
+TEST(Recipients, Lookup) {
+  char dir[] = "/tmp/recipients-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string src = std::string(dir) + "/in", cdb = std::string(dir) + "/r.cdb";
+  {
+    std::FILE* f = std::fopen(src.c_str(), "w");
+    std::fputs("joe@example.test \nlist-@example.test \n@backup.test \n", f);
+    std::fclose(f);
+  }
+  std::string cmd = "cdb -c -m " + cdb + " " + src;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto r = Recipients::open(cdb);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_TRUE(r->enabled());
+  struct Case {
+    const char* local;
+    const char* domain;
+    bool want;
+  } cases[] = {
+      {"joe", "example.test", true},        {"JOE", "Example.Test", true},
+      {"jane", "example.test", false},      {"joe-x", "example.test", false},
+      {"list-x", "example.test", true},     {"list-x-y", "example.test", true},
+      {"list", "example.test", false},      {"anyone", "backup.test", true},
+      {"PostMaster", "example.test", true}, {"joe", "other.test", false},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(*r->accepts(c.local, c.domain), c.want) << c.local << "@" << c.domain;
+  auto off = Recipients::open(std::string(dir) + "/missing.cdb");
+  ASSERT_TRUE(off.is_ok());
+  EXPECT_FALSE(off->enabled());
+  EXPECT_TRUE(*off->accepts("anyone", "x"));
+  std::string rm = std::string("rm -rf ") + dir;
+  ASSERT_EQ(std::system(rm.c_str()), 0);
 }
 
 }  // namespace

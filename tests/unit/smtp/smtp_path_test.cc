@@ -97,3 +97,22 @@ TEST(EnvelopePath, Lengths) {
 
 }  // namespace
 }  // namespace qmail::addr
+
+namespace qmail::addr {
+namespace {
+// Found by fuzzing: strchr(set, '\0') matches the terminator.
+TEST(EnvelopePath, NulIsNotAtext) {
+  EXPECT_FALSE(parse_path(std::string_view("<a\0b@x.test>", 12)).is_ok());
+  EXPECT_FALSE(parse_path(std::string_view("a\0b@x.test", 10)).is_ok());
+}
+}  // namespace
+}  // namespace qmail::addr
+
+namespace qmail::addr {
+namespace {
+TEST(EnvelopePath, NulInLiteral) {
+  EXPECT_FALSE(parse_path(std::string_view("<u@[IPv6:2001:db8::\0b]>", 23)).is_ok());
+  EXPECT_FALSE(parse_path(std::string_view("<u@[1.2.3.4\0]>", 14)).is_ok());
+}
+}  // namespace
+}  // namespace qmail::addr
