@@ -192,11 +192,12 @@ class Home:
     def start(self, defaultdelivery="./Maildir/"):
         """Starts qmail-start with its log on self.logfile."""
         log = open(self.logfile, "ab")
+        before = len(self.log())  # a restart appends to the old log
         self.send = subprocess.Popen([self.bin("qmail-start"), defaultdelivery],
                                      stdout=log, stderr=subprocess.STDOUT,
                                      env=self.env(), cwd="/", start_new_session=True)
         log.close()
-        wait_for(lambda: "status:" in self.log(), 20, "qmail-send to start")
+        wait_for(lambda: "status:" in self.log()[before:], 60, "qmail-send to start")
 
     def log(self):
         if not os.path.exists(self.logfile):
@@ -207,14 +208,22 @@ class Home:
     def stop(self):
         if self.send and self.send.poll() is None:
             try:
-                os.killpg(self.send.pid, signal.SIGTERM)
+                # As svc -d does: TERM to qmail-send (qmail-start became it);
+                # it closes its spawners' pipes and they exit on their own.
+                os.kill(self.send.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
-                self.send.wait(20)
+                self.send.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.send.pid, signal.SIGKILL)
                 self.send.wait()
+        # Whatever is left of the group (a spawner still finishing) goes too.
+        try:
+            if self.send:
+                os.killpg(self.send.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.send = None
 
     def inject(self, message, args=("-t",), prog="sendmail", env=None):

@@ -150,7 +150,7 @@ Result<std::optional<std::vector<std::string>>> read_mft(const char* path) {
 }
 
 std::string two(int n) {
-  char b[8];
+  char b[16];  // room for any int: no truncation
   std::snprintf(b, sizeof b, "%02d", n);
   return b;
 }

@@ -42,12 +42,16 @@ Status handle(const Layout& q, std::string_view request) {
   if (!id) return Status::perm("malformed request");
   switch (request[0]) {
     case 'x':
-      // todo first: once it is gone nothing will start on the message; the
-      // mess file before its intd marker, so that a crash in between still
-      // leaves debris that sweep() recognises.
+      // todo first: once it is gone nothing will start on the message.
+      // The mess file goes LAST: its inode number is the message id, and
+      // while it exists no qmail-queue can be given the same id. Removing
+      // it before intd/<id> would let a concurrent qmail-queue reuse the
+      // inode, create its own intd/<id>, and have us unlink that. A crash
+      // after intd is gone leaves a mess file that qmail-send still owns
+      // (its info file remains, so it asks for "x" again on restart).
       QMAIL_RETURN_IF_ERROR(remove_durably(q.todo(*id)));
-      QMAIL_RETURN_IF_ERROR(remove_durably(q.mess(*id)));
-      return remove_durably(q.intd(*id));
+      QMAIL_RETURN_IF_ERROR(remove_durably(q.intd(*id)));
+      return remove_durably(q.mess(*id));
     case 'i':
       // intd must be gone for good before todo goes: an intd file without
       // its todo link is what sweep() takes for debris, mess file and all.

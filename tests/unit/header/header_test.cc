@@ -124,7 +124,7 @@ TEST(Header, ReadFromDescriptor) {
   EXPECT_EQ(*rest, "body\nlast");
 
   // Header without newline at EOF.
-  ::ftruncate(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
   ::lseek(fd, 0, SEEK_SET);
   ASSERT_EQ(::write(fd, "To: a@b", 7), 7);
   ::lseek(fd, 0, SEEK_SET);
