@@ -28,14 +28,15 @@ namespace qmail::setup {
 namespace {
 
 constexpr std::array<std::string_view, 44> kPrograms = {
-    "qmail-queue",  "qmail-send",  "qmail-start",   "qmail-lspawn", "qmail-rspawn", "qmail-clean",
-    "qmail-local",  "qmail-getpw", "qmail-newu",    "qmail-pw2u",   "qmail-inject", "sendmail",
-    "qmail-qread",  "qmail-qstat", "qmail-showctl", "qmail-setup",  "config-fast",  "maildirmake",
-    "maildir2mbox", "preline",     "forward",       "condredirect", "bouncesaying", "except",
-    "qbiff",        "qreceipt",    "datemail",      "predate",      "qmail-remote", "qmail-tcpok",
-    "qmail-tcpto",  "qmail-smtpd", "qmail-newmrh",  "qmail-popup",  "qmail-pop3d",  "qmail-qmtpd",
-    "qmail-qmqpd",  "qmail-qmqpc", "splogger",      "tcp-env",      "mailsubj",     "maildirwatch",
-    "qmail-tcpsrv", "qmail-tcprules",
+    "qmail-queue",  "qmail-send",   "qmail-start",  "qmail-lspawn",   "qmail-rspawn",
+    "qmail-clean",  "qmail-local",  "qmail-getpw",  "qmail-newu",     "qmail-pw2u",
+    "qmail-inject", "sendmail",     "qmail-qread",  "qmail-qstat",    "qmail-showctl",
+    "qmail-setup",  "config-fast",  "maildirmake",  "maildir2mbox",   "preline",
+    "forward",      "condredirect", "bouncesaying", "except",         "qbiff",
+    "qreceipt",     "datemail",     "predate",      "qmail-remote",   "qmail-tcpok",
+    "qmail-tcpto",  "qmail-smtpd",  "qmail-newmrh", "qmail-popup",    "qmail-pop3d",
+    "qmail-qmtpd",  "qmail-qmqpd",  "qmail-qmqpc",  "splogger",       "tcp-env",
+    "mailsubj",     "maildirwatch", "qmail-tcpsrv", "qmail-tcprules",
 };
 
 // qmail's hier.c: daemons are not for users to run; root's programs are

@@ -8,20 +8,12 @@
 #include <cstring>
 
 #include "base/strings.h"
+#include "cdb/reader.h"
 #include "fs/fs.h"
 #include "home/home.h"
 #include "io/fd.h"
 
 namespace qmail::smtp {
-
-struct RcptHosts::Cdb {
-  Fd fd;
-  struct cdb db {};
-  bool ok = false;
-  ~Cdb() {
-    if (ok) ::cdb_free(&db);
-  }
-};
 
 RcptHosts::RcptHosts() = default;
 RcptHosts::~RcptHosts() = default;
@@ -37,17 +29,7 @@ RcptHosts RcptHosts::from_lines(const std::vector<std::string>& lines) {
 Result<RcptHosts> RcptHosts::load() {
   QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("rcpthosts"));
   RcptHosts r = from_lines(lines);
-  std::string path = home::path("control/morercpthosts.cdb");
-  auto fd = fs::open_read(path);
-  if (!fd.is_ok()) {
-    if (fd.status().err() == ENOENT) return r;
-    return fd.status();
-  }
-  auto c = std::make_unique<Cdb>();
-  c->fd = std::move(fd).value();
-  if (::cdb_init(&c->db, c->fd.get()) != 0) return Status::temp_errno("unable to map " + path);
-  c->ok = true;
-  r.cdb_ = std::move(c);
+  QMAIL_ASSIGN_OR_RETURN(r.cdb_, cdb::Reader::open(home::path("control/morercpthosts.cdb")));
   return r;
 }
 
@@ -57,11 +39,7 @@ Result<bool> RcptHosts::allows(std::string_view domain) const {
   std::string d = str::lower(domain);
   auto has = [&](std::string_view key) -> Result<bool> {
     if (hosts_.count(std::string(key))) return true;
-    if (cdb_) {
-      int r = ::cdb_find(&cdb_->db, key.data(), static_cast<unsigned>(key.size()));
-      if (r < 0) return Status::temp("control/morercpthosts.cdb is corrupt (#4.3.0)");
-      if (r > 0) return true;
-    }
+    if (cdb_) return cdb_->contains(key);
     return false;
   };
   QMAIL_ASSIGN_OR_RETURN(bool exact, has(d));
@@ -75,15 +53,6 @@ Result<bool> RcptHosts::allows(std::string_view domain) const {
   return false;
 }
 
-struct Recipients::Cdb {
-  Fd fd;
-  struct cdb db {};
-  bool ok = false;
-  ~Cdb() {
-    if (ok) ::cdb_free(&db);
-  }
-};
-
 Recipients::Recipients() = default;
 Recipients::~Recipients() = default;
 Recipients::Recipients(Recipients&&) noexcept = default;
@@ -91,16 +60,7 @@ Recipients& Recipients::operator=(Recipients&&) noexcept = default;
 
 Result<Recipients> Recipients::open(const std::string& path) {
   Recipients r;
-  auto fd = fs::open_read(path);
-  if (!fd.is_ok()) {
-    if (fd.status().err() == ENOENT) return r;
-    return fd.status();
-  }
-  auto c = std::make_unique<Cdb>();
-  c->fd = std::move(fd).value();
-  if (::cdb_init(&c->db, c->fd.get()) != 0) return Status::temp_errno("unable to map " + path);
-  c->ok = true;
-  r.cdb_ = std::move(c);
+  QMAIL_ASSIGN_OR_RETURN(r.cdb_, cdb::Reader::open(path));
   return r;
 }
 
@@ -110,11 +70,7 @@ Result<bool> Recipients::accepts(std::string_view local, std::string_view domain
   if (!cdb_) return true;
   if (str::iequals(local, "postmaster")) return true;
   std::string l = str::lower(local), d = str::lower(domain);
-  auto has = [&](const std::string& key) -> Result<bool> {
-    int r = ::cdb_find(&cdb_->db, key.data(), static_cast<unsigned>(key.size()));
-    if (r < 0) return Status::temp("control/recipients.cdb is corrupt (#4.3.0)");
-    return r > 0;
-  };
+  auto has = [&](const std::string& key) { return cdb_->contains(key); };
   QMAIL_ASSIGN_OR_RETURN(bool exact, has(l + "@" + d));
   if (exact) return true;
   // "box-ext-more" is covered by "box-ext-@d" and by "box-@d".

@@ -11,6 +11,10 @@
 
 #include "base/status.h"
 
+namespace qmail::cdb {
+class Reader;
+}  // namespace qmail::cdb
+
 namespace qmail::smtp {
 
 // Allowed RCPT domains: control/rcpthosts (exact names and ".suffix"
@@ -36,9 +40,8 @@ class RcptHosts {
   bool empty() const;
 
  private:
-  struct Cdb;
   std::unordered_set<std::string> hosts_;
-  std::unique_ptr<Cdb> cdb_;
+  std::unique_ptr<cdb::Reader> cdb_;
 };
 
 // control/badmailfrom: addresses ("a@b", any case) and "@host" lines.
@@ -89,8 +92,7 @@ class Recipients {
   Result<bool> accepts(std::string_view local, std::string_view domain) const;
 
  private:
-  struct Cdb;
-  std::unique_ptr<Cdb> cdb_;
+  std::unique_ptr<cdb::Reader> cdb_;
 };
 
 // qmail-newmrh(8): compiles HOME/control/morercpthosts into

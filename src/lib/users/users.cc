@@ -11,6 +11,7 @@
 
 #include "base/scope_guard.h"
 #include "base/strings.h"
+#include "cdb/reader.h"
 #include "fs/fs.h"
 
 namespace qmail::users {
@@ -52,38 +53,6 @@ Result<Entry> decode(std::string_view v) {
   e.ext = f[5];
   return e;
 }
-
-// A cdb opened for reading; frees its mapping on destruction.
-class CdbReader {
- public:
-  explicit CdbReader(Fd fd) : fd_(std::move(fd)) {}
-  ~CdbReader() {
-    if (ok_) ::cdb_free(&cdb_);
-  }
-  CdbReader(const CdbReader&) = delete;
-  CdbReader& operator=(const CdbReader&) = delete;
-
-  Status init(const std::string& path) {
-    if (::cdb_init(&cdb_, fd_.get()) != 0) return Status::temp_errno("unable to map " + path);
-    ok_ = true;
-    return Status::ok();
-  }
-  // The value of the first record with `key`, or nullopt.
-  Result<std::optional<std::string_view>> find(std::string_view key) {
-    int r = ::cdb_find(&cdb_, key.data(), static_cast<unsigned>(key.size()));
-    if (r < 0) return Status::temp("users/cdb is corrupt: run qmail-newu (#4.3.0)");
-    if (r == 0) return std::optional<std::string_view>();
-    const void* p = cdb_getdata(&cdb_);
-    if (!p) return Status::temp("users/cdb is corrupt: run qmail-newu (#4.3.0)");
-    return std::optional<std::string_view>(
-        std::string_view(static_cast<const char*>(p), cdb_datalen(&cdb_)));
-  }
-
- private:
-  Fd fd_;
-  struct cdb cdb_ {};
-  bool ok_ = false;
-};
 
 }  // namespace
 
@@ -184,9 +153,10 @@ Status write_cdb(const std::string& cdb_path, const std::vector<AssignLine>& lin
 }
 
 Result<std::optional<Entry>> lookup(const std::string& cdb_path, std::string_view local) {
-  QMAIL_ASSIGN_OR_RETURN(Fd fd, fs::open_read(cdb_path));
-  CdbReader cdb(std::move(fd));
-  QMAIL_RETURN_IF_ERROR(cdb.init(cdb_path));
+  QMAIL_ASSIGN_OR_RETURN(auto reader, cdb::Reader::open(cdb_path));
+  // Callers fall back to qmail-getpw on ENOENT (users.h).
+  if (!reader) return Status::temp_errno("unable to open " + cdb_path, ENOENT);
+  const cdb::Reader& cdb = *reader;
 
   std::string key = "=" + str::lower(local);
   QMAIL_ASSIGN_OR_RETURN(auto exact, cdb.find(key));
