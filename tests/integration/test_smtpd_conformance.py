@@ -480,6 +480,12 @@ class RcptHosts(Conformance):
                                           "f"]),
                          [250, 250, 250, 553, 553, 250])
 
+    def test_many_refused_recipients_in_one_session(self):
+        # Nothing in RFC 5321 or qmail-smtpd(8) ends a session for refused
+        # recipients: 40 of them each get 553, then a good one 250.
+        rcpts = ["u%d@evil%d.test" % (i, i) for i in range(40)] + ["ok@example.test"]
+        self.assertEqual(self.rcpt_codes(rcpts), [553] * 40 + [250])
+
     def test_rcpthosts_missing_allows_every_recipient(self):
         # qmail-smtpd(8): "If rcpthosts is supplied, qmail-smtpd will reject
         # any envelope recipient address with a domain not listed".

@@ -43,7 +43,10 @@ inline constexpr unsigned kMaxHops = 100;
 
 // Unknown commands, syntax errors, over-long lines, refused recipients:
 // after this many the session ends with 421 4.7.0 (a limit qmail lacks).
-inline constexpr unsigned kMaxErrors = 20;
+// High enough that no client following RFC 5321 meets it (a sender with
+// many refused recipients goes on getting 553s), low enough to end a
+// dictionary attack on recipients.cdb.
+inline constexpr unsigned kMaxErrors = 100;
 
 // qmail-smtpd(8) timeoutsmtpd: seconds to wait for each new buffer of
 // data from the client (and for the client to take our replies).
