@@ -525,6 +525,27 @@ class RcptHosts(Conformance):
         self.assertEqual(self.rcpt_codes(["w@[192.0.2.7]"]), [553])
 
 
+class RemoteRoundTrip(Conformance):
+    def test_quoted_local_parts_survive_remote_to_smtpd(self):
+        # One path module: qmail-smtpd stores "x y"@far.test unquoted;
+        # qmail-remote must quote it again (RFC 5321 Quoted-string) so that
+        # qmail-smtpd reads back the same address.
+        lst = self.listener()
+        self.home.control("rcpthosts", "far.test\n")
+        self.home.control("smtproutes", "far.test:[127.0.0.1]:%d\n" % lst.port)
+        p = subprocess.run([self.home.bin("qmail-remote"), "far.test", "a b@b.test",
+                            "x y@far.test", 'q"t@far.test', "plain@far.test"],
+                           input=b"Subject: rt\n\nhi\n", env=self.home.env(),
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith(b"r\0r\0r\0K"), p.stdout)
+        self.assertIn(b" qp ", p.stdout)  # qmail-smtpd's "250 ok <time> qp <pid>"
+        q = self.queued()
+        self.assertEqual(len(q), 1)
+        self.assertEqual(q[0][0], "a b@b.test")
+        self.assertEqual(q[0][1], ["x y@far.test", 'q"t@far.test', "plain@far.test"])
+
+
 class BadMailFrom(Conformance):
     def test_badmailfrom(self):
         # qmail-smtpd(8): every recipient is refused for a listed sender;

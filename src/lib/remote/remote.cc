@@ -461,6 +461,12 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   auto dns_temp = [&] {
     report.message('Z', "Sorry, I couldn't find any host by that name. (#4.1.2)\n");
   };
+  // A failed lookup of `name`: permanent (no such host) or temporary.
+  auto dns_failed = [&](const Status& s, std::string_view name) {
+    if (!s.is_perm()) return dns_temp();
+    report.message('D',
+                   "Sorry, I couldn't find any host named " + std::string(name) + ". (#5.1.2)\n");
+  };
 
   std::vector<MxHost> hosts;
   std::uint16_t port = kSmtpPort;
@@ -481,12 +487,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     } else {
       if (!get_resolver().is_ok()) return dns_temp();
       auto ips = resolver->ip(route->relay);
-      if (!ips.is_ok()) {
-        if (ips.status().is_perm())
-          return report.message(
-              'D', "Sorry, I couldn't find any host named " + route->relay + ". (#5.1.2)\n");
-        return dns_temp();
-      }
+      if (!ips.is_ok()) return dns_failed(ips.status(), route->relay);
       h.ips = *ips;
     }
     hosts.push_back(std::move(h));
@@ -498,12 +499,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   } else {
     if (!get_resolver().is_ok()) return dns_temp();
     auto mxs = resolver->mx(host);
-    if (!mxs.is_ok()) {
-      if (mxs.status().is_perm())
-        return report.message(
-            'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
-      return dns_temp();
-    }
+    if (!mxs.is_ok()) return dns_failed(mxs.status(), host);
     // RFC 7505 3: a null MX ("MX 0 .") says the domain takes no mail.
     for (const auto& m : *mxs)
       if (m.host.empty())
@@ -512,12 +508,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     if (mxs->empty()) {
       // RFC 5321 5.1: no MX, so the host itself, as if MX 0.
       auto ips = resolver->ip(host);
-      if (!ips.is_ok()) {
-        if (ips.status().is_perm())
-          return report.message(
-              'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
-        return dns_temp();
-      }
+      if (!ips.is_ok()) return dns_failed(ips.status(), host);
       MxHost h;
       h.name = str::lower(host);
       h.ips = *ips;
