@@ -115,6 +115,16 @@ class Greeting(Conformance):
         self.assertNotEqual(rc, 0)
 
 
+    def test_smtpgreeting_without_me(self):
+        # qmail-smtpd(8): smtpgreeting defaults to me "if that is supplied";
+        # with smtpgreeting, me is not needed.
+        os.unlink(self.home.path("control", "me"))
+        self.home.control("smtpgreeting", "greet.example.test hi\n")
+        r = self.session(envelope(rcpts=["u@example.test"]) + b"QUIT\r\n")
+        self.assertEqual([c for c, _ in r], [220, 250, 250, 250, 354, 250, 221])
+        self.assertEqual(r[0][1], ["greet.example.test hi ESMTP"])
+
+
 class Commands(Conformance):
     def test_case_insensitive_commands(self):
         # RFC 5321 2.4: verbs and the FROM:/TO: keywords in any case.

@@ -420,10 +420,18 @@ std::string received_line(std::string_view helo, std::string_view remotehost,
 
 Result<Config> load_config() {
   Config c;
+  // qmail-smtpd(8) smtpgreeting: "Default: me, if that is supplied;
+  // otherwise qmail-smtpd will refuse to run." Without me, the greeting's
+  // first word (the host's name) stands in for it.
   QMAIL_ASSIGN_OR_RETURN(auto me, control::me());
-  if (!me || me->empty()) return Status::temp("control/me is missing (#4.3.0)");
-  c.me = *me;
-  QMAIL_ASSIGN_OR_RETURN(c.greeting, control::read_line_or_me("smtpgreeting", c.me));
+  QMAIL_ASSIGN_OR_RETURN(auto greeting, control::read_line("smtpgreeting"));
+  if (greeting && !greeting->empty())
+    c.greeting = *greeting;
+  else if (me && !me->empty())
+    c.greeting = *me;
+  else
+    return Status::temp("control/me and control/smtpgreeting are missing (#4.3.0)");
+  c.me = me && !me->empty() ? *me : c.greeting.substr(0, c.greeting.find(' '));
   QMAIL_ASSIGN_OR_RETURN(c.localiphost, control::read_line_or_me("localiphost", c.me));
   QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", c.me));
   std::uint64_t databytes;
