@@ -1,10 +1,14 @@
 """scripts/start, scripts/status and scripts/stop: a single-user home with
-a mailbox for the invoking user, qmail running in the background, a first
-message delivered, and a clean stop. Uses the test build directory
+a mailbox for the invoking user, qmail and its SMTP listener running in the
+background, a first message delivered by sendmail and by SMTP, and a clean
+stop that leaves no process. Uses the test build directory
 (QMAIL_START_BUILD) instead of building the release preset."""
 import os
 import pwd
+import re
 import shutil
+import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +19,7 @@ import qmailtest  # noqa: E402
 
 SCRIPTS = os.path.join(qmailtest.SOURCE, "scripts")
 NEEDED = ["qmail-start", "qmail-send", "qmail-lspawn", "qmail-local", "qmail-queue",
-          "qmail-clean", "sendmail"]
+          "qmail-clean", "sendmail", "qmail-tcpsrv", "qmail-tcprules", "qmail-smtpd"]
 
 
 def have_programs():
@@ -27,7 +31,9 @@ class StartTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="qmail-start-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.dir = os.path.join(self.tmp, "home")
-        self.env = dict(os.environ, QMAIL_START_BUILD=qmailtest.BUILD, QMAILHOME=self.dir)
+        # Port 0: any free port, so tests never fight over 2525.
+        self.env = dict(os.environ, QMAIL_START_BUILD=qmailtest.BUILD, QMAILHOME=self.dir,
+                        QMAIL_SMTP_PORT="0")
         self.login = pwd.getpwuid(os.getuid()).pw_name
         self.addCleanup(self.script, "stop")
 
@@ -60,6 +66,8 @@ class StartTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         out = p.stdout.decode()
         self.assertIn("bin/sendmail %s" % self.login, out)
+        port = self.smtp_port(out)
+        self.assertIn('smtplib.SMTP("127.0.0.1", %d)' % port, out)
         self.assertIn("mailboxes/%s/Maildir/new" % self.login, out)
         self.check_home()
         pidfile = os.path.join(self.dir, "run", "qmail.pid")
@@ -72,6 +80,7 @@ class StartTest(unittest.TestCase):
         p = self.script("start")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b"already running", p.stdout)
+        self.assertEqual(self.smtp_port(p.stdout.decode()), port)
         with open(os.path.join(self.dir, "users", "assign")) as f:
             self.assertEqual(f.read().count("=%s:" % self.login), 1)
 
@@ -84,12 +93,99 @@ class StartTest(unittest.TestCase):
         with open(os.path.join(new, os.listdir(new)[0]), "rb") as f:
             self.assertIn(b"It works.", f.read())
 
+        # By SMTP, as the start message says; 127.0.0.1 may relay too.
+        host = self.me()
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            refused = smtp.sendmail("someone@elsewhere.test", ["%s@%s" % (self.login, host)],
+                                    b"Subject: by smtp\r\n\r\nIt works by SMTP.\r\n")
+            self.assertEqual(refused, {})
+        qmailtest.wait_for(lambda: self.mail_containing(new, b"It works by SMTP."), 30,
+                           "the SMTP message")
+        with open(os.path.join(self.dir, "log", "smtpd"), "rb") as f:
+            self.assertRegex(f.read(), rb"ok \d+ :127\.0\.0\.1:%d " % port)
+        st = self.script("status")
+        self.assertIn(b"SMTP is listening on 127.0.0.1:%d" % port, st.stdout)
+
+        # A session still open at stop is ended too.
+        held = socket.create_connection(("127.0.0.1", port), 30)
+        self.assertTrue(held.recv(100).startswith(b"220"))
         p = self.script("stop")
         self.assertEqual(p.returncode, 0, p.stderr)
+        held.close()
         self.assertFalse(os.path.exists(pidfile))
         with self.assertRaises(ProcessLookupError):
             os.kill(pid, 0)
+        self.assertEqual(self.home_processes(), [])
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 5)
         self.assertEqual(self.script("status").returncode, 1)
+
+    @unittest.skipUnless(have_programs(), "needs qmail-start and the delivery programs")
+    def test_default_port_taken_falls_back(self):
+        # Hold 2525 (or find it held by someone else): start picks another.
+        blocker = socket.socket()
+        try:
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            blocker.bind(("127.0.0.1", 2525))
+            blocker.listen(1)
+        except OSError:
+            pass  # taken already, which is the case under test
+        self.addCleanup(blocker.close)
+        env = dict(self.env)
+        del env["QMAIL_SMTP_PORT"]
+        p = subprocess.run([os.path.join(SCRIPTS, "start"), self.dir], env=env,
+                           capture_output=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        port = self.smtp_port(p.stdout.decode())
+        self.assertNotEqual(port, 2525)
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            self.assertEqual(smtp.noop()[0], 250)
+
+    @unittest.skipUnless(have_programs(), "needs qmail-start and the delivery programs")
+    def test_explicit_port_taken_fails(self):
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        self.addCleanup(blocker.close)
+        env = dict(self.env, QMAIL_SMTP_PORT=str(blocker.getsockname()[1]))
+        p = subprocess.run([os.path.join(SCRIPTS, "start"), self.dir], env=env,
+                           capture_output=True, timeout=300)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b"is taken", p.stderr)
+
+    def smtp_port(self, out):
+        m = re.search(r"SMTP (?:is already running|listening) on 127\.0\.0\.1:(\d+)", out)
+        self.assertIsNotNone(m, out)
+        with open(os.path.join(self.dir, "run", "smtpd.port")) as f:
+            self.assertEqual(int(f.read()), int(m.group(1)))
+        return int(m.group(1))
+
+    def me(self):
+        with open(os.path.join(self.dir, "control", "me")) as f:
+            return f.readline().strip()
+
+    @staticmethod
+    def mail_containing(new, text):
+        for name in os.listdir(new):
+            with open(os.path.join(new, name), "rb") as f:
+                if text in f.read():
+                    return True
+        return False
+
+    def home_processes(self):
+        """Processes running a program from this home's bin/."""
+        bindir = os.path.join(self.dir, "bin") + "/"
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                exe = os.readlink("/proc/%s/exe" % pid)
+            except OSError:
+                continue
+            if exe.startswith(bindir):
+                found.append((int(pid), exe))
+        return found
 
 
 if __name__ == "__main__":
