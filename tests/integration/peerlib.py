@@ -201,3 +201,150 @@ def split_message(msg):
             continue
         break
     return b"\n".join(lines[:i]) + b"\n", b"\n".join(lines[i:])
+
+
+MASTER_CF = """\
+{listen} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix instance (root only): its own config directory,
+    queue and log under a temporary directory in /var/tmp, /etc/postfix
+    untouched, no chroot, smtpd only on 127.0.0.1:port. Mail for `vdomain`
+    goes to the maildir `vmail/box/` (virtual(8), as nobody); mail for
+    each domain in `routes` (domain -> "[ip]:port") is relayed there over
+    SMTP with opportunistic STARTTLS. Its smtpd offers STARTTLS with `cert`,
+    `key`, and relays for 127.0.0.0/8."""
+
+    def __init__(self, cert, key, vdomain="pf.test", routes=None, myhostname="pf.peers.test"):
+        self.work = tempfile.mkdtemp(prefix="qmail-peers-postfix-", dir="/var/tmp")
+        os.chmod(self.work, 0o755)
+        self.conf = os.path.join(self.work, "etc")
+        self.spool = os.path.join(self.work, "spool")
+        self.data = os.path.join(self.work, "data")
+        self.vmail = os.path.join(self.work, "vmail")
+        self.logfile = os.path.join(self.work, "maillog")
+        for d in (self.conf, self.spool, self.data, self.vmail):
+            os.makedirs(d)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.data, pwd.getpwnam("postfix").pw_uid, -1)
+        os.chown(self.vmail, nobody.pw_uid, nobody.pw_gid)
+        self.port = free_port()
+        transport = ", ".join("{%s=smtp:%s}" % kv for kv in (routes or {}).items())
+        main = """\
+compatibility_level = 3.6
+queue_directory = {spool}
+data_directory = {data}
+maillog_file = {log}
+myhostname = {myhostname}
+mydomain = peers.test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains =
+transport_maps = inline:{{ {transport} }}
+virtual_mailbox_domains = {vdomain}
+virtual_mailbox_base = {vmail}
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+alias_maps =
+alias_database =
+biff = no
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_received_header = yes
+smtpd_tls_loglevel = 1
+smtp_tls_security_level = may
+smtp_tls_loglevel = 1
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+maximal_queue_lifetime = 1h
+bounce_queue_lifetime = 1h
+# the SMTP dialogues with 127.0.0.1 in the log (tests check MAIL parameters)
+debug_peer_list = 127.0.0.1
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 10s
+""".format(spool=self.spool, data=self.data, log=self.logfile, myhostname=myhostname,
+           transport=transport, vdomain=vdomain, vmail=self.vmail, uid=nobody.pw_uid,
+           gid=nobody.pw_gid, cert=cert, key=key)
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(main)
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(MASTER_CF.format(listen="127.0.0.1:%d" % self.port))
+        open(self.logfile, "a").close()
+        self.started = False
+        p = subprocess.run([tool("postfix"), "-c", self.conf, "start"], env=self.env(),
+                           capture_output=True, timeout=120)
+        if p.returncode != 0:
+            self.stop()
+            raise AssertionError("postfix start: %s %s" % (p.stdout, p.stderr))
+        self.started = True
+        wait_for(lambda: listening("127.0.0.1", self.port), 60, "Postfix smtpd to listen")
+
+    def env(self):
+        e = dict(os.environ)
+        e["MAIL_CONFIG"] = self.conf
+        return e
+
+    def log(self):
+        with open(self.logfile, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def maildir(self):
+        """The messages delivered to vmail/box/new, as bytes."""
+        d = os.path.join(self.vmail, "box", "new")
+        out = []
+        if os.path.isdir(d):
+            for n in sorted(os.listdir(d)):
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def stop(self):
+        if self.started:
+            subprocess.run([tool("postfix"), "-c", self.conf, "stop"], env=self.env(),
+                           capture_output=True, timeout=120)
+            pidfile = os.path.join(self.spool, "pid", "master.pid")
+            wait_for(lambda: not os.path.exists(pidfile) or not _alive(pidfile), 60,
+                     "Postfix master to exit")
+            self.started = False
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _alive(pidfile):
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
