@@ -32,6 +32,16 @@ def tool(name):
     return None
 
 
+def have_ipv6():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 def have(*names):
     return all(tool(n) for n in names)
 
@@ -86,8 +96,8 @@ class Tcpsrv(Server):
     """qmail-tcpsrv on 127.0.0.1 port 0 running the home's qmail-smtpd,
     with `env` added to the home's environment (e.g. SMTPS="1")."""
 
-    def __init__(self, home, opts=("-v",), **env):
-        super().__init__(home.tmp, list(opts), service=[home.bin("qmail-smtpd")],
+    def __init__(self, home, opts=("-v",), host="127.0.0.1", **env):
+        super().__init__(home.tmp, list(opts), host=host, service=[home.bin("qmail-smtpd")],
                          env=home.env(**env))
 
 

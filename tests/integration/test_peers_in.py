@@ -5,6 +5,7 @@ a local Maildir, all on 127.0.0.x. Each test has its own mailbox; the
 home, qmail-send and the listeners are shared by the class."""
 import os
 import re
+import shutil
 import sys
 import tempfile
 import unittest
@@ -27,6 +28,8 @@ class PeersIn(unittest.TestCase):
         cls.home = Home()
         try:
             peerlib.install_servercert(cls.home)
+            shutil.copy(os.path.join(peerlib.certs(), "ca.pem"),
+                        cls.home.path("control", "clientca.pem"))
             cls.home.start()
             cls.plain = peerlib.Tcpsrv(cls.home)
             cls.smtps = peerlib.Tcpsrv(cls.home, SMTPS="1")
@@ -164,6 +167,22 @@ class PeersIn(unittest.TestCase):
                       "(#5.7.1)", out)
         self.assertNotIn(" -> DATA", out)
 
+    @unittest.skipUnless(have("swaks", "openssl"), missing("swaks", "openssl"))
+    def test_swaks_client_certificate_relays(self):
+        # A certificate signed by control/clientca.pem lets the client relay
+        # (RCPT accepted); without one, the rcpthosts refusal.
+        d = peerlib.certs()
+        for cert, want in (("client", "250 2.1.5 "), ("rogue", "553 5.7.1 sorry"),
+                           (None, "553 5.7.1 sorry")):
+            with self.subTest(cert=cert):
+                args = ["--tls", "--quit-after", "RCPT"]
+                if cert:
+                    args += ["--tls-cert", os.path.join(d, cert + ".crt"),
+                             "--tls-key", os.path.join(d, cert + ".key")]
+                code, out = self.swaks(self.plain.port, *args, to="far@elsewhere.test")
+                self.assertRegex(out, r"\n<~\*? +%s" % want)
+        self.assertEqual(self.home.maildir(self.box), [])
+
     # -- curl
     def curl(self, url, *args, data=b"Subject: curl\r\n\r\nfrom curl\r\n.dot\r\n"):
         return run([tool("curl"), "-sS", "-v", "--max-time", "60", url, "--mail-from", "a@b.test",
@@ -201,6 +220,18 @@ class PeersIn(unittest.TestCase):
         self.assertNotIn("> STARTTLS", out)
         self.assert_arrived_exact(self.CURL_SENT, "ESMTPS")
 
+    @unittest.skipUnless(have("curl") and peerlib.have_ipv6(), "curl or IPv6 loopback missing")
+    def test_curl_ipv6(self):
+        srv = peerlib.Tcpsrv(self.home, host="::1")
+        self.addCleanup(srv.stop)
+        code, out = self.curl("smtp://[::1]:%d/six.peers.test" % srv.port)
+        self.assertEqual(code, 0, out)
+        (msg,) = self.delivered()
+        added, rest = split_message(msg)
+        self.assertIn(b"Received: from unknown (HELO six.peers.test) (unknown [::1])\n"
+                      b"  by ::1 with ESMTP; ", added)
+        self.assertEqual(rest, self.CURL_SENT)
+
     @unittest.skipUnless(have("curl"), missing("curl"))
     def test_curl_size_refused_at_mail(self):
         # curl declares SIZE=; over the limit is refused before DATA.
@@ -237,6 +268,27 @@ class PeersIn(unittest.TestCase):
         self.assertNotIn("Protocol version: TLSv1.1", out)
         self.assertRegex(out, r"(?i)alert protocol version|unsupported protocol|"
                          r"no protocols available|wrong version")
+
+    @unittest.skipUnless(have("openssl"), missing("openssl"))
+    def test_openssl_non_aead_tls12_suite_refused(self):
+        # docs/smtpd.md: TLS 1.2 suites are ECDHE/DHE with AEAD only.
+        code, out = self.s_client("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA")
+        self.assertNotEqual(code, 0, out)
+        self.assertNotIn("Protocol version: TLSv1.2", out)
+        code, out = self.s_client("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+        self.assertEqual(code, 0, out)
+        self.assertIn("Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256", out)
+
+    @unittest.skipUnless(have("openssl"), missing("openssl"))
+    def test_openssl_smtps(self):
+        code, out = run([tool("openssl"), "s_client", "-connect",
+                         "127.0.0.1:%d" % self.smtps.port, "-brief", "-ign_eof"],
+                        input=b"EHLO x\r\nQUIT\r\n")
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"Protocol version: TLSv1\.3\n")
+        self.assertIn("220 example.test ESMTP", out)
+        self.assertNotIn("STARTTLS", out)
+        self.assertIn("221 2.0.0", out)
 
     # -- smtp-source (Postfix)
     @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))

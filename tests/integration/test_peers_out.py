@@ -201,6 +201,21 @@ class SinkOut(unittest.TestCase):
         self.assertEqual(len(msg), len(body))
         self.assertEqual(msg, body)
 
+    def test_plain_smtp_and_no_pipelining_servers(self):
+        # smtp-sink -e refuses EHLO (qmail-remote falls back to HELO); -p
+        # does not offer PIPELINING (commands one at a time).
+        for opt, proto in (("-e", b"SMTP"), ("-p", b"ESMTP")):
+            with self.subTest(opt=opt):
+                sink = self.sink(extra=[opt])
+                self.route("[127.0.0.1]", sink.port)
+                rcpt = "opt%s@%s" % (opt[1:], self.domain)
+                body = b"Subject: %s\n\n.\nbody\n" % opt.encode()
+                enqueue(self.home, "sender@example.test", [rcpt], body)
+                ((info, msg),) = self.received(sink, [rcpt])
+                self.assertEqual(info["proto"], proto)
+                self.assertEqual(info["helo"], b"example.test")
+                self.assertEqual(msg, body)
+
     def test_permanent_rcpt_refusal_bounces(self):
         sink = self.sink(extra=["-f", "RCPT"])
         self.route("[127.0.0.1]", sink.port)
