@@ -4,6 +4,7 @@ through qmail-queue. (test_send_stubs.py tests qmail-send alone.)"""
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -184,6 +185,62 @@ class DeliveryTest(HomeTestCase):
         h.stop()
         self.assertTrue(h.log().rstrip().endswith("status: exiting"), h.log())
         self.assertEqual(p.returncode, 0)
+
+    def test_send_sweeps_old_unfinished_mess_files(self):
+        """A qmail-queue that died before its commit leaves a mess file with
+        no todo and no info: qmail-send has qmail-clean remove it once it is
+        36 hours old, and leaves a younger one alone."""
+        h = self.home
+        alice = h.add_user("alice")
+        q = h.path("queue")
+
+        def leave_debris():
+            before = set(h.queue_files("mess"))
+            p = subprocess.Popen([h.bin("qmail-queue")], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, env=h.env())
+            p.stdin.write(b"partial\n")
+            p.stdin.flush()
+            wait_for(lambda: set(h.queue_files("mess")) - before, 30, "mess file")
+            p.kill()
+            p.wait()
+            p.stdin.close()
+            (name,) = set(h.queue_files("mess")) - before
+            return os.path.join(q, "mess", str(int(name) % 23), name)
+
+        old, young = leave_debris(), leave_debris()
+        t = time.time() - 40 * 3600
+        os.utime(old, (t, t))
+        h.start()
+        h.inject(b"To: alice@example.test\n\nafter the debris\n")
+        wait_for(lambda: h.maildir(alice), 30, "alice's message")
+        wait_for(lambda: not os.path.exists(old), 30, "the old mess file to go")
+        self.assertTrue(os.path.exists(young))
+        self.assertRegex(h.log(), r"(?m)^warning: removed unfinished message mess/")
+
+    def test_info_without_mess_is_a_finished_message(self):
+        """Only qmail-clean's x removes the mess file of a message with
+        info/, once every recipient is done; if a crash brings info and
+        its list back without the mess file, qmail-send finishes the
+        message instead of delivering (or bouncing) it."""
+        h = self.home
+        alice = h.add_user("alice")
+        h.start()
+        h.inject(b"To: alice@example.test\n\nonce\n")
+        wait_for(lambda: h.maildir(alice), 30, "alice's message")
+        wait_for(lambda: not h.queue_files("info"), 30, "queue to empty")
+        h.stop()
+        # The state a crash could leave: info and a local list, no mess.
+        ident = 4242
+        with open(h.path("queue", "info", str(ident % 23), str(ident)), "wb") as f:
+            f.write(b"Fsender@example.test\0")
+        with open(h.path("queue", "local", str(ident % 23), str(ident)), "wb") as f:
+            f.write(b"Talice@example.test\0")
+        h.start()
+        self.wait_log(r"^warning: mess/\d+/4242 is gone; finishing the message$")
+        wait_for(lambda: not h.queue_files("info") and not h.queue_files("local"), 30,
+                 "the files of message 4242 to go")
+        self.assertEqual(len(h.maildir(alice)), 1)
+        self.assertNotIn("starting delivery", h.log().split("4242 is gone")[1])
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ class QmtpTest(HomeTestCase):
         return out, tail
 
     def todo_count(self):
-        return len(self.home.queue_files("mess"))
+        return len(self.home.queue_files("todo"))
 
     def test_round_trip_and_rcpthosts(self):
         self.home.start()

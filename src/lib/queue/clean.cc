@@ -25,38 +25,45 @@ Result<bool> remove(const std::string& path) {
   return Status::temp_errno("unable to remove " + path);
 }
 
-// Removes `path` and, if it was there, makes that durable.
-Status remove_durably(const std::string& path) {
-  QMAIL_ASSIGN_OR_RETURN(bool removed, remove(path));
-  if (removed) return fs::fsync_dir(fs::dirname(path));
-  return Status::ok();
-}
-
 bool old(const struct stat& st, std::time_t now) { return st.st_mtime + kOssified < now; }
 
 }  // namespace
 
-Status handle(const Layout& q, std::string_view request) {
+Status handle(const Layout& q, std::string_view request, std::set<std::string>* to_sync) {
   if (request.size() < 2) return Status::perm("malformed request");
   auto id = str::parse_uint(request.substr(1));
   if (!id) return Status::perm("malformed request");
   switch (request[0]) {
-    case 'x':
+    case 'x': {
       // todo first: once it is gone nothing will start on the message.
       // The mess file goes LAST: its inode number is the message id, and
       // while it exists no qmail-queue can be given the same id. Removing
       // it before intd/<id> would let a concurrent qmail-queue reuse the
-      // inode, create its own intd/<id>, and have us unlink that. A crash
-      // after intd is gone leaves a mess file that qmail-send still owns
-      // (its info file remains, so it asks for "x" again on restart).
-      QMAIL_RETURN_IF_ERROR(remove_durably(q.todo(*id)));
-      QMAIL_RETURN_IF_ERROR(remove_durably(q.intd(*id)));
-      return remove_durably(q.mess(*id));
-    case 'i':
-      // intd must be gone for good before todo goes: an intd file without
-      // its todo link is what sweep() takes for debris, mess file and all.
-      QMAIL_RETURN_IF_ERROR(remove_durably(q.intd(*id)));
-      return remove_durably(q.todo(*id));
+      // inode, create its own intd/<id>, and have us unlink that.
+      // Nothing is fsynced: a crash that undoes any of these unlinks
+      // leaves either info/<id> (qmail-send finishes the message again,
+      // and info/<id> without mess/<id> counts as finished) or, once
+      // info/<id> is gone, a mess file with no todo and no info, which
+      // qmail-send's sweep hands back to us when it is kOssified old.
+      QMAIL_RETURN_IF_ERROR(fs::unlink(q.todo(*id)));
+      QMAIL_RETURN_IF_ERROR(fs::unlink(q.intd(*id)));
+      return fs::unlink(q.mess(*id));
+    }
+    case 'i': {
+      // The mess file stays; info/local/remote now stand for the message.
+      // An intd file left by a crash (one link, no todo) is removed by
+      // sweep() once it is old, and only the intd file. todo/<id> must be
+      // gone for good before qmail-send starts deliveries: were it to come
+      // back, the message would be preprocessed and delivered again.
+      QMAIL_RETURN_IF_ERROR(fs::unlink(q.intd(*id)));
+      QMAIL_ASSIGN_OR_RETURN(bool removed, remove(q.todo(*id)));
+      if (!removed) return Status::ok();
+      if (to_sync) {
+        to_sync->insert(q.dir("todo"));
+        return Status::ok();
+      }
+      return fs::fsync_dir(q.dir("todo"));
+    }
     default:
       return Status::perm("malformed request");
   }
@@ -102,29 +109,7 @@ Result<SweepStats> sweep(const Layout& q, std::time_t now) {
   }
   if (dead.empty()) return stats;
 
-  std::set<std::uint64_t> mess_dirs;
-  std::vector<std::uint64_t> removable;
   for (auto id : dead) {
-    auto r = remove(q.mess(id));
-    if (!r.is_ok()) {
-      log::warn(r.status().message());
-      continue;  // keep the marker: try again next time
-    }
-    if (*r) {
-      ++stats.mess_files;
-      mess_dirs.insert(id % kSplit);
-    }
-    removable.push_back(id);
-  }
-  for (auto s : mess_dirs) {
-    Status st = fs::fsync_dir(q.split_dir("mess", s));
-    if (!st.is_ok()) {
-      // Not durable: keep every marker until a later sweep succeeds.
-      log::warn(st.message());
-      return stats;
-    }
-  }
-  for (auto id : removable) {
     auto r = remove(q.intd(id));
     if (!r.is_ok())
       log::warn(r.status().message());
@@ -146,9 +131,9 @@ void sweep_and_log(const Layout& q) {
     log::warn(r.status().message());
     return;
   }
-  if (r->pid_files || r->intd_files || r->mess_files)
+  if (r->pid_files || r->intd_files)
     log::info("removed debris of unfinished messages: " + std::to_string(r->pid_files) + " pid, " +
-              std::to_string(r->intd_files) + " intd, " + std::to_string(r->mess_files) + " mess");
+              std::to_string(r->intd_files) + " intd");
 }
 
 }  // namespace
@@ -187,7 +172,11 @@ Status serve(const Layout& q, int in, int out) {
       return Status::ok();
     }
 
+    // Every request that arrived together is carried out first; then one
+    // fsync per directory that needs it; then the replies.
     std::string replies;
+    std::vector<bool> needs_sync;
+    std::set<std::string> to_sync;
     std::string_view data(buf, static_cast<std::size_t>(got));
     while (!data.empty()) {
       std::size_t nul = data.find('\0');
@@ -202,7 +191,7 @@ Status serve(const Layout& q, int in, int out) {
       }
       if (nul == std::string_view::npos) break;
       data.remove_prefix(nul + 1);
-      Status s = discarding ? Status::perm("request too long") : handle(q, pending);
+      Status s = discarding ? Status::perm("request too long") : handle(q, pending, &to_sync);
       if (!s.is_ok()) {
         // qmail-send is a sibling: garbage from it is logged and answered
         // with a temporary failure.
@@ -210,9 +199,21 @@ Status serve(const Layout& q, int in, int out) {
                   (s.is_perm() ? " (" + log::escape(pending) + ")" : ""));
       }
       replies += s.is_ok() ? '+' : '!';
+      needs_sync.push_back(s.is_ok() && pending[0] == 'i');
       pending.clear();
       discarding = false;
     }
+    bool synced = true;
+    for (const auto& dir : to_sync) {
+      Status s = fs::fsync_dir(dir);
+      if (!s.is_ok()) {
+        log::warn(s.message());
+        synced = false;
+      }
+    }
+    if (!synced)
+      for (std::size_t i = 0; i < replies.size(); ++i)
+        if (needs_sync[i]) replies[i] = '!';
     if (!replies.empty()) QMAIL_RETURN_IF_ERROR(io::write_all(out, replies));
   }
 }

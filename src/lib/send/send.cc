@@ -21,6 +21,7 @@
 #include "home/home.h"
 #include "io/fd.h"
 #include "io/io.h"
+#include "queue/clean.h"
 #include "queue/inject.h"
 #include "queue/layout.h"
 #include "send/bounce.h"
@@ -121,7 +122,8 @@ class Send {
   void reload();
   // todo/ handling
   void scan_todo();
-  void process_todo(std::uint64_t id);
+  void process_todo(const std::vector<std::uint64_t>& ids);
+  void sweep_mess();
   // messages
   void scan_info();
   void load_message(std::uint64_t id);
@@ -137,6 +139,8 @@ class Send {
   void schedule(Msg& m, int c, std::int64_t when);
   // pipes
   bool clean(char cmd, std::uint64_t id);
+  std::vector<bool> clean_batch(char cmd, const std::vector<std::uint64_t>& ids);
+  void sync_marks();
   void flush_spawn(int c);
   bool read_spawn(int c);
   [[noreturn]] void lost(const char* what);
@@ -164,6 +168,9 @@ class Send {
   Fd trigger_;
   Fd trigger_writer_;
   std::int64_t next_scan_ = 0;
+  std::int64_t next_mess_sweep_ = 0;
+  // Recipient lists with 'D' marks not yet fsynced (see mark_done).
+  std::map<std::string, Fd> marked_;
 };
 
 void Send::logline(std::string_view line) {
@@ -218,49 +225,25 @@ void Send::scan_todo() {
   }
 }
 
-// Preprocessing one new message (qmail's INTERNALS): write info, local
-// and remote for todo/<id>, make them durable, then ask qmail-clean to
+// Preprocessing new messages (qmail's INTERNALS): write info, local and
+// remote for each todo/<id>, make them durable, then ask qmail-clean to
 // remove intd/<id> and todo/<id>. Until todo/<id> is gone, a crash
 // anywhere here just makes us (or our successor) preprocess it again from
 // scratch: the files are rewritten with O_TRUNC, and no delivery is
 // started before qmail-clean's '+' (so no 'D' mark can be lost by the
-// rewrite).
-void Send::process_todo(std::uint64_t id) {
-  auto retry = [&] { todo_retry_.insert({now() + kTroubleDelay, id}); };
-  std::string todo_path = q_.todo(id);
-  auto text = fs::read_file(todo_path, kMaxEnvelope);
-  if (!text.is_ok()) {
-    if (text.status().err() == ENOENT) {
-      todo_known_.erase(id);
-      return;
-    }
-    logline("warning: trouble reading todo/" + std::to_string(id) + "; will try again later");
-    return retry();
-  }
-  if (msgs_.count(id)) {
-    // The id of a message we still hold came back (inode reuse): finish
-    // the old one first.
-    return retry();
-  }
-  logline("new msg " + std::to_string(id));
-  auto todo = parse_todo(*text);
-  if (!todo.is_ok()) {
-    logline("warning: unknown record type in todo/" + std::to_string(id));
-    todo_retry_.insert({now() + kTodoScanInterval, id});
-    return;
-  }
-  auto st = fs::stat(q_.mess(id));
-  if (!st.is_ok()) {
-    logline("warning: unable to stat mess/" + std::to_string(id % queue::kSplit) + "/" +
-            std::to_string(id) + "; will try again later");
-    return retry();
-  }
-  std::vector<std::string> addrs[2];
-  for (const auto& r : todo->recipients) {
-    Route rt = route(controls_, r);
-    addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
-  }
-
+// rewrite). A batch is written first and fsynced after (group commit): the
+// first fsync makes the filesystem commit the whole batch, the others find
+// little left to do.
+void Send::process_todo(const std::vector<std::uint64_t>& ids) {
+  struct Work {
+    std::uint64_t id;
+    Todo todo;
+    off_t bytes;
+  };
+  std::vector<Work> work;
+  std::vector<Fd> written;
+  std::set<std::string> dirs;
+  auto retry = [&](std::uint64_t id) { todo_retry_.insert({now() + kTroubleDelay, id}); };
   auto write_file = [&](const std::string& path, std::string_view data) -> bool {
     auto fd = fs::open_trunc(path, 0600);
     if (!fd.is_ok()) {
@@ -271,44 +254,133 @@ void Send::process_todo(std::uint64_t id) {
       logline("warning: trouble writing to " + path + "; will try again later");
       return false;
     }
-    if (!fs::fsync(*fd).is_ok()) {
-      logline("warning: trouble fsyncing " + path + "; will try again later");
-      return false;
-    }
+    written.push_back(std::move(*fd));
     return true;
   };
-  // info first: its mtime is the birth time. Then the recipient lists; a
-  // list left from an earlier attempt under other routing is removed.
-  if (!write_file(q_.info(id), format_info(todo->sender))) return retry();
-  const std::string lists[2] = {q_.local(id), q_.remote(id)};
-  for (int c = 0; c < 2; ++c) {
-    if (!addrs[c].empty()) {
-      if (!write_file(lists[c], format_rcpts(addrs[c]))) return retry();
-    } else if (!fs::unlink(lists[c]).is_ok()) {
-      logline("warning: unable to unlink " + lists[c] + "; will try again later");
-      return retry();
+
+  for (std::uint64_t id : ids) {
+    std::string todo_path = q_.todo(id);
+    auto text = fs::read_file(todo_path, kMaxEnvelope);
+    if (!text.is_ok()) {
+      if (text.status().err() == ENOENT) {
+        todo_known_.erase(id);
+        continue;
+      }
+      logline("warning: trouble reading todo/" + std::to_string(id) + "; will try again later");
+      retry(id);
+      continue;
+    }
+    if (msgs_.count(id)) {
+      // The id of a message we still hold came back (inode reuse): finish
+      // the old one first.
+      retry(id);
+      continue;
+    }
+    logline("new msg " + std::to_string(id));
+    auto todo = parse_todo(*text);
+    if (!todo.is_ok()) {
+      logline("warning: unknown record type in todo/" + std::to_string(id));
+      todo_retry_.insert({now() + kTodoScanInterval, id});
+      continue;
+    }
+    auto st = fs::stat(q_.mess(id));
+    if (!st.is_ok()) {
+      logline("warning: unable to stat mess/" + std::to_string(id % queue::kSplit) + "/" +
+              std::to_string(id) + "; will try again later");
+      retry(id);
+      continue;
+    }
+    std::vector<std::string> addrs[2];
+    for (const auto& r : todo->recipients) {
+      Route rt = route(controls_, r);
+      addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
+    }
+    // info first: its mtime is the birth time. Then the recipient lists; a
+    // list left from an earlier attempt under other routing is removed.
+    if (!write_file(q_.info(id), format_info(todo->sender))) {
+      retry(id);
+      continue;
+    }
+    dirs.insert(q_.split_dir("info", id));
+    bool ok = true;
+    const char* subs[2] = {"local", "remote"};
+    const std::string lists[2] = {q_.local(id), q_.remote(id)};
+    for (int c = 0; c < 2 && ok; ++c) {
+      if (!addrs[c].empty()) {
+        ok = write_file(lists[c], format_rcpts(addrs[c]));
+        dirs.insert(q_.split_dir(subs[c], id));
+      } else if (::unlink(lists[c].c_str()) == 0) {
+        dirs.insert(q_.split_dir(subs[c], id));
+      } else if (errno != ENOENT) {
+        logline("warning: unable to unlink " + lists[c] + "; will try again later");
+        ok = false;
+      }
+    }
+    if (!ok) {
+      retry(id);
+      continue;
+    }
+    work.push_back({id, std::move(*todo), st->st_size});
+  }
+  if (work.empty()) return;
+
+  // The files' bytes, then their names, must be durable before todo/<id>
+  // may go.
+  bool durable = true;
+  for (const Fd& fd : written)
+    if (!fs::fsync(fd).is_ok()) durable = false;
+  for (const std::string& dir : dirs)
+    if (durable && !fs::fsync_dir(dir).is_ok()) durable = false;
+  written.clear();
+  if (!durable) {
+    logline("warning: trouble fsyncing info, local or remote; will try again later");
+    for (const Work& w : work) retry(w.id);
+    return;
+  }
+
+  std::vector<std::uint64_t> done;
+  for (const Work& w : work) {
+    logline("info msg " + std::to_string(w.id) + ": bytes " + std::to_string(w.bytes) + " from <" +
+            safe(w.todo.sender) + "> qp " + std::to_string(w.todo.qp) + " uid " +
+            std::to_string(w.todo.uid));
+    done.push_back(w.id);
+  }
+  // qmail-clean removes intd/<id> and todo/<id>, all of the batch in one
+  // go. A crash after this leaves info/local/remote, which a restart loads
+  // (scan_info).
+  std::vector<bool> cleaned = clean_batch('i', done);
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    if (!cleaned[i]) {
+      logline("warning: qmail-clean unable to clean up todo/" + std::to_string(done[i]) +
+              "; will try again later");
+      retry(done[i]);
+      continue;
+    }
+    todo_known_.erase(done[i]);
+    load_message(done[i]);
+  }
+}
+
+// Debris of qmail-queue runs that died before their commit: a mess file
+// with neither todo/<id> nor info/<id>, older than qmail-clean's
+// kOssified (a live qmail-queue gives up after 24 hours). qmail-clean
+// cannot tell it from a message we have taken (it does not look at info/),
+// so we judge and ask it to remove the files ("x").
+void Send::sweep_mess() {
+  std::int64_t t = now();
+  for (std::uint64_t s = 0; s < queue::kSplit; ++s) {
+    auto names = fs::list_dir(q_.split_dir("mess", s));
+    if (!names.is_ok()) continue;
+    for (const auto& n : *names) {
+      auto id = str::parse_uint(n);
+      if (!id || msgs_.count(*id) || todo_known_.count(*id)) continue;
+      auto st = fs::stat(q_.mess(*id));
+      if (!st.is_ok() || st->st_mtime + queue::clean::kOssified >= t) continue;
+      if (fs::exists(q_.todo(*id)) || fs::exists(q_.info(*id))) continue;
+      if (clean('x', *id))
+        logline("warning: removed unfinished message mess/" + std::to_string(s) + "/" + n);
     }
   }
-  // The names must be durable too before todo/<id> may go.
-  for (const char* sub : {"info", "local", "remote"}) {
-    if (!fs::fsync_dir(q_.split_dir(sub, id)).is_ok()) {
-      logline(std::string("warning: trouble fsyncing ") + sub + "/" +
-              std::to_string(id % queue::kSplit) + "; will try again later");
-      return retry();
-    }
-  }
-  logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) + " from <" +
-          safe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
-          std::to_string(todo->uid));
-  // qmail-clean removes intd/<id> and todo/<id>. A crash after this
-  // leaves info/local/remote, which a restart loads (scan_info).
-  if (!clean('i', id)) {
-    logline("warning: qmail-clean unable to clean up todo/" + std::to_string(id) +
-            "; will try again later");
-    return retry();
-  }
-  todo_known_.erase(id);
-  load_message(id);
 }
 
 // ---- messages ------------------------------------------------------------
@@ -351,6 +423,16 @@ void Send::load_message(std::uint64_t id) {
   m.id = id;
   m.sender = std::move(*sender);
   m.birth = info_st->st_mtime;
+  if (!fs::exists(q_.mess(id))) {
+    // Only qmail-clean's "x" removes the mess file of a message that has
+    // info/<id>, and only once every recipient is done: a crash undid the
+    // rest of that cleanup. Finish it (check_message) rather than deliver.
+    logline("warning: mess/" + std::to_string(id % queue::kSplit) + "/" + std::to_string(id) +
+            " is gone; finishing the message");
+    msgs_.emplace(id, std::move(m));
+    recheck_.insert({0, id});
+    return;
+  }
   std::int64_t when[2] = {0, 0};
   const std::string lists[2] = {q_.local(id), q_.remote(id)};
   for (int c = 0; c < 2; ++c) {
@@ -491,19 +573,25 @@ bool Send::inject_bounce(Msg& m) {
   return true;
 }
 
-// Per-recipient checkpoint: 'T' -> 'D' in place, then fsync. Until the
-// fsync returns, a crash makes us deliver to this recipient again (a
-// duplicate, never a loss).
+// Per-recipient checkpoint: 'T' -> 'D' in place. The fsync comes in
+// sync_marks(), once per pass of the main loop for every list marked in
+// it (group commit). Until then a crash makes us deliver to this
+// recipient again (a duplicate, never a loss).
 bool Send::mark_done(Msg& m, int c, std::size_t i) {
   const std::string path = c == 0 ? q_.local(m.id) : q_.remote(m.id);
-  auto fd = fs::open_rw(path);
-  bool ok = fd.is_ok();
+  auto it = marked_.find(path);
+  bool ok = true;
+  if (it == marked_.end()) {
+    auto fd = fs::open_rw(path);
+    ok = fd.is_ok();
+    if (ok) it = marked_.emplace(path, std::move(*fd)).first;
+  }
   if (ok) {
     ssize_t n;
     do {
-      n = ::pwrite(fd->get(), "D", 1, static_cast<off_t>(m.ch[c].rcpts[i].offset));
+      n = ::pwrite(it->second.get(), "D", 1, static_cast<off_t>(m.ch[c].rcpts[i].offset));
     } while (n < 0 && errno == EINTR);
-    ok = n == 1 && fs::fsync(*fd).is_ok();
+    ok = n == 1;
   }
   if (!ok) {
     logline("warning: trouble marking " + path + "; will try again later");
@@ -511,6 +599,13 @@ bool Send::mark_done(Msg& m, int c, std::size_t i) {
   }
   m.ch[c].rcpts[i].done = true;
   return true;
+}
+
+void Send::sync_marks() {
+  for (auto& [path, fd] : marked_)
+    if (!fs::fsync(fd).is_ok())
+      logline("warning: trouble fsyncing " + path + "; a crash now would repeat deliveries");
+  marked_.clear();
 }
 
 // A permanent failure is recorded in bounce/<id> (fsynced) before the
@@ -657,22 +752,31 @@ void Send::end_round(Msg& m, int c) {
 
 // ---- pipes -------------------------------------------------------------
 
-// qmail-clean: one command, one byte back. Synchronous: qmail-clean
-// answers at once, and nothing else is waiting on it.
-bool Send::clean(char cmd, std::uint64_t id) {
-  std::string c(1, cmd);
-  c += std::to_string(id);
-  c += '\0';
-  if (!io::write_all(kCleanOut, c).is_ok()) lost("qmail-clean");
-  char answer;
-  for (;;) {
-    ssize_t n = ::read(kCleanIn, &answer, 1);
-    if (n == 1) break;
-    if (n < 0 && errno == EINTR) continue;
-    lost("qmail-clean");
+// qmail-clean: one command, one byte back, in order. A batch is written
+// whole before the replies are read, so qmail-clean can carry it out with
+// one fsync. Synchronous: qmail-clean answers at once, and nothing else is
+// waiting on it.
+std::vector<bool> Send::clean_batch(char cmd, const std::vector<std::uint64_t>& ids) {
+  std::string req;
+  for (std::uint64_t id : ids) {
+    req += cmd;
+    req += std::to_string(id);
+    req += '\0';
   }
-  return answer == '+';
+  if (!io::write_all(kCleanOut, req).is_ok()) lost("qmail-clean");
+  std::vector<bool> ok;
+  char answers[256];
+  while (ok.size() < ids.size()) {
+    std::size_t want = std::min(sizeof answers, ids.size() - ok.size());
+    ssize_t n = ::read(kCleanIn, answers, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) lost("qmail-clean");
+    for (ssize_t i = 0; i < n; ++i) ok.push_back(answers[i] == '+');
+  }
+  return ok;
 }
+
+bool Send::clean(char cmd, std::uint64_t id) { return clean_batch(cmd, {id})[0]; }
 
 void Send::flush_spawn(int c) {
   while (!outbuf_[c].empty()) {
@@ -790,6 +894,10 @@ Status Send::run() {
         scan_todo();
         next_scan_ = t + kTodoScanInterval;
       }
+      if (t >= next_mess_sweep_) {
+        sweep_mess();
+        next_mess_sweep_ = t + queue::clean::kSweepInterval;
+      }
       while (!todo_retry_.empty() && todo_retry_.begin()->first <= t) {
         std::uint64_t id = todo_retry_.begin()->second;
         todo_retry_.erase(todo_retry_.begin());
@@ -804,11 +912,12 @@ Status Send::run() {
       // mail, so a flood in todo/ cannot starve them.
       dispatch(0);
       dispatch(1);
-      for (std::size_t n = 0; n < kTodoSlice && !todo_.empty(); ++n) {
-        std::uint64_t id = todo_.front();
+      std::vector<std::uint64_t> slice;
+      while (slice.size() < kTodoSlice && !todo_.empty()) {
+        slice.push_back(todo_.front());
         todo_.pop_front();
-        process_todo(id);
       }
+      if (!slice.empty()) process_todo(slice);
       dispatch(0);
       dispatch(1);
     }
@@ -856,6 +965,8 @@ Status Send::run() {
       if (fds[1 + c].revents && !read_spawn(c)) lost(kSpawnerName[c]);
       if (fds[3 + c].revents & (POLLOUT | POLLERR)) flush_spawn(c);
     }
+    // Every 'D' of the reports just read, in one go.
+    sync_marks();
     if (fds[5].events && fds[5].revents && !g_term) {
       // A TERM to the whole process group may reach qmail-clean first:
       // give ours a moment to arrive before calling it a loss.
