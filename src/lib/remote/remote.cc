@@ -470,8 +470,14 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     check_self = false;
     MxHost h;
     h.name = route->relay;
+    // qmail's dns_ip takes a dotted quad without brackets as an address
+    // too ("example.com:192.0.2.1"); a name is never all digits and dots.
+    auto dotted = dns::IpAddr::parse(route->relay);
+    if (dotted && dotted->family != AF_INET) dotted.reset();
     if (auto lit = parse_literal(route->relay)) {
       h.ips.push_back(*lit);
+    } else if (dotted) {
+      h.ips.push_back(*dotted);
     } else {
       if (!get_resolver().is_ok()) return dns_temp();
       auto ips = resolver->ip(route->relay);
