@@ -535,6 +535,24 @@ class RcptHosts(Conformance):
         self.assertEqual(self.rcpt_codes(["w@[192.0.2.7]"]), [553])
 
 
+class ControlSyntax(Conformance):
+    # qmail-control(5): "Comments are allowed in badmailfrom, ... rcpthosts
+    # ... Trailing spaces and tabs are allowed in any control file."
+    def test_comments_and_trailing_space(self):
+        self.home.control("rcpthosts", "# our domains\nexample.test \t\n.wild.test\t\n")
+        self.home.control("badmailfrom", "# spammers\nbad@x.test  \n")
+        self.home.control("smtpgreeting", "mx.example.test hello \t \n")
+        self.home.control("databytes", "1000 \n")
+        self.home.control("timeoutsmtpd", "600\t\n")
+        data = (b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@example.test>\r\n"
+                b"RCPT TO:<v@x.wild.test>\r\nRCPT TO:<#@example.test>\r\nRSET\r\n"
+                b"MAIL FROM:<bad@x.test>\r\nRCPT TO:<u@example.test>\r\n")
+        r = self.session(data)
+        self.assertEqual(r[0][1], ["mx.example.test hello ESMTP"])
+        self.assertIn("SIZE 1000", r[1][1])
+        self.assertEqual([c for c, _ in r[2:]], [250, 250, 250, 250, 250, 250, 553])
+
+
 class RemoteRoundTrip(Conformance):
     def test_quoted_local_parts_survive_remote_to_smtpd(self):
         # One path module: qmail-smtpd stores "x y"@far.test unquoted;
@@ -587,6 +605,16 @@ class ReceivedLine(Conformance):
                             r"\(alice@client\.example\.org \[192\.0\.2\.5\]\)\n"
                             r"  by mx\.example\.test with SMTP; \d+ \w{3} \d{4} "
                             r"\d\d:\d\d:\d\d -0000$")
+
+    def test_arbitrary_characters_are_neutralised(self):
+        # tcp-environ(5): TCPLOCALHOST, TCPREMOTEHOST and TCPREMOTEINFO "can
+        # contain arbitrary characters"; none may break the header.
+        r = self.received(helo="HELO a\tb(c)", TCPREMOTEHOST="h\nX-Evil: 1",
+                          TCPREMOTEINFO="i\r\nX-Evil: 2 ", TCPLOCALHOST="l (x)")
+        self.assertEqual(len(r.split("\n")), 2, r)  # no field was added
+        self.assertTrue(r.startswith("Received: from h?X-Evil:?1 (HELO a?b?c?) "
+                                     "(i??X-Evil:?2?@h?X-Evil:?1 [127.0.0.1])\n  by l??x? with SMTP"),
+                        r)
 
     def test_helo_same_as_host_is_not_repeated(self):
         r = self.received(helo="HELO client.test", TCPREMOTEHOST="client.test")
