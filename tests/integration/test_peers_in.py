@@ -130,6 +130,17 @@ class PeersIn(unittest.TestCase):
         self.assert_arrived_exact(self.BODY, "ESMTPS")
 
     @unittest.skipUnless(have("swaks", "openssl"), missing("swaks", "openssl"))
+    def test_swaks_starttls_pipelined_large_message(self):
+        # 4 MB over TLS: many TLS records, a body full of lines to unstuff.
+        lines = [(b"." if i % 3 == 0 else b"") + b"%07d " % i + b"q" * 70 for i in range(52000)]
+        body = b"From: a@b.test\nSubject: big tls\n\n" + b"\n".join(lines) + b"\n"
+        code, out = self.swaks(self.plain.port, "--tls", "--pipeline", "--suppress-data",
+                               data=body)
+        self.assertEqual(code, 0, out)
+        self.assertIn("<~  250 2.0.0 ok", out)
+        self.assert_arrived_exact(body, "ESMTPS")
+
+    @unittest.skipUnless(have("swaks", "openssl"), missing("swaks", "openssl"))
     def test_swaks_smtps(self):
         code, out = self.swaks(self.smtps.port, "--tlsc", data=self.BODY)
         self.assertEqual(code, 0, out)

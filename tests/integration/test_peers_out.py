@@ -228,6 +228,41 @@ class SinkOut(unittest.TestCase):
         self.assertRegex(b, r"Remote host said: 5\d\d ")
         self.assertEqual(sink.files(), [])
 
+    def test_refusal_at_every_stage(self):
+        # smtp-sink -f CMD answers CMD with 5xx (a bounce naming the stage),
+        # -r CMD with 4xx and -Q CMD with 421 and a hang-up (deferrals).
+        cases = [
+            (["-f", "CONNECT"], "D", "Connected to 127.0.0.1 but greeting failed."),
+            (["-f", "MAIL"], "D", "Connected to 127.0.0.1 but sender was rejected."),
+            (["-f", "DATA"], "D", "127.0.0.1 failed on DATA command."),
+            (["-f", "."], "D", "127.0.0.1 failed after I sent the message."),
+            (["-r", "CONNECT"], "Z", "Connected to 127.0.0.1 but greeting failed."),
+            (["-r", "MAIL"], "Z", "Connected to 127.0.0.1 but sender was rejected."),
+            (["-r", "DATA"], "Z", "127.0.0.1 failed on DATA command."),
+            (["-r", "."], "Z", "127.0.0.1 failed after I sent the message."),
+            (["-Q", "RCPT"], "Z", "127.0.0.1 does not like recipient."),
+        ]
+        for i, (opts, kind, text) in enumerate(cases):
+            with self.subTest(opts=opts):
+                sink = self.sink(extra=opts)
+                self.route("[127.0.0.1]", sink.port)
+                rcpt = "stage%d@%s" % (i, self.domain)
+                before = len(self.home.log())
+                enqueue(self.home, "sender@example.test", [rcpt], b"Subject: s\n\nx\n")
+                if kind == "D":
+                    wait_for(lambda: "<%s>:" % rcpt in self.bounces(), 60,
+                             "the bounce; log:\n" + self.home.log()[-2000:])
+                    bounce = [b for b in self.bounces().split("Return-Path: <>")
+                              if "<%s>:" % rcpt in b][0]
+                    self.assertIn(text + "\nRemote host said: 5", bounce)
+                else:
+                    want = "deferral: " + text.replace(" ", "_") + "/Remote_host_said:_4"
+                    wait_for(lambda: want in self.home.log()[before:], 60,
+                             want + " in the log:\n" + self.home.log()[-2000:])
+                    self.assertNotIn("<%s>:" % rcpt, self.bounces())
+                if opts[1] != ".":
+                    self.assertEqual(sink.files(), [])  # nothing got through
+
     def test_temporary_rcpt_refusal_defers(self):
         sink = self.sink(extra=["-r", "RCPT"])
         self.route("[127.0.0.1]", sink.port)
