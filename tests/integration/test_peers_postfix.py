@@ -85,6 +85,18 @@ class WithPostfix(unittest.TestCase):
         self.assertTrue(got[0].endswith(b"\n\n" + body.split(b"\n\n", 1)[1]),
                         "body differs; %d bytes received" % len(got[0]))
 
+    def test_smtputf8_recipient_to_postfix(self):
+        # An UTF-8 local part needs SMTPUTF8 (RFC 6531); Postfix offers it.
+        rcpt = "j\u00fcrgen@pf.test"
+        enqueue(self.home, "sender@example.test", [rcpt], "Subject: utf8\n\nhi\n".encode())
+        wait_for(lambda: [m for m in self.pf.maildir() if b"Subject: utf8\n" in m], 120,
+                 "delivery at Postfix; our log:\n%s\nPostfix log:\n%s" %
+                 (self.home.log()[-2000:], self.pf.log()[-3000:]))
+        log = self.pf.log()
+        self.assertTrue(re.search(r"< localhost\[127\.0\.0\.1\]: MAIL FROM:<sender@example\.test> "
+                                  r"SIZE=\d+ SMTPUTF8\n", log), log[-3000:])
+        self.assertIn("to=<%s>" % rcpt, log)
+
     def test_postfix_relays_to_qmail_smtpd(self):
         data = ("From: a@b.test\nTo: peer@example.test\nSubject: via postfix\n\n"
                 "caf\u00e9 line\n.\n..two dots\nend\n").encode()
