@@ -284,6 +284,62 @@ class SinkOut(unittest.TestCase):
         self.assertNotIn("drop@" + self.domain, self.bounces())
 
 
+@unittest.skipUnless(have("openssl"), missing("openssl"))
+class LiteralTlsVerification(unittest.TestCase):
+    """tlsdestinations for a relay given as an address: the server's
+    certificate must carry that IP address (the Python TLS sink of
+    test_remote.py on 127.0.0.2, certificates made by openssl)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import ssl
+        import tempfile
+        import test_remote
+        cls.test_remote = test_remote
+        cls.home = Home()
+        cls.certdir = tempfile.mkdtemp(prefix="t-", dir=cls.home.tmp)
+        d = cls.certdir
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        for name, san in (("ip", "IP:127.0.0.2"), ("dns", "DNS:sink.example")):
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", name + ".key", "-out", name + ".crt", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san)
+        cls.ctx = {}
+        for name in ("ip", "dns"):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(d, name + ".crt"), os.path.join(d, name + ".key"))
+            cls.ctx[name] = ctx
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.home.cleanup()
+
+    def remote(self, cert, relay):
+        sink = self.test_remote.Sink("127.0.0.2")
+        self.addCleanup(sink.close)
+        sink.tls = self.ctx[cert]
+        self.home.control("smtproutes", "lit.example:%s:%d\n" % (relay, sink.port))
+        self.home.control("tlsdestinations", "lit.example:%s\n" %
+                          os.path.join(self.certdir, cert + ".crt"))
+        p = subprocess.run([self.home.bin("qmail-remote"), "lit.example", "a@example.test",
+                            "b@lit.example"], input=b"Subject: x\n\ny\n", env=self.home.env(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_certificate_naming_the_address_verifies(self):
+        for relay in ("[127.0.0.2]", "127.0.0.2"):
+            with self.subTest(relay=relay):
+                out = self.remote("ip", relay)
+                self.assertRegex(out, rb"K127\.0\.0\.2 accepted message \(TLSv1\.[23]\)\.")
+
+    def test_certificate_naming_only_a_host_fails(self):
+        out = self.remote("dns", "[127.0.0.2]")
+        self.assertEqual(out, b"ZConnected to 127.0.0.2 but its TLS certificate does not verify "
+                              b"for [127.0.0.2]. (#4.7.5)\n\0")
+
 @unittest.skipUnless(have("smtp-sink", "unbound"), missing("smtp-sink", "unbound"))
 class SinkByMx(unittest.TestCase):
     """MX lookup through the real unbound of test_remote.py: a.qmt has MX 10

@@ -35,8 +35,14 @@ class WithPostfix(unittest.TestCase):
             certs = peerlib.certs()
             cls.pf = peerlib.Postfix(os.path.join(certs, "server.crt"),
                                      os.path.join(certs, "server.key"),
+                                     vdomain="pf.test, pfv.test",
                                      routes={"example.test": "[127.0.0.1]:%d" % cls.tcpsrv.port})
-            cls.home.control("smtproutes", "pf.test:[127.0.0.1]:%d\n" % cls.pf.port)
+            cls.home.control("smtproutes", "pf.test:[127.0.0.1]:%d\npfv.test:[127.0.0.1]:%d\n"
+                             % (cls.pf.port, cls.pf.port))
+            # pfv.test needs verified TLS: Postfix's certificate (self-signed,
+            # subjectAltName IP:127.0.0.1) is its own trust anchor.
+            cls.home.control("tlsdestinations", "pfv.test:%s\n" %
+                             os.path.join(certs, "server.crt"))
             cls.home.start()
         except BaseException:
             cls.tearDownClass()
@@ -96,6 +102,22 @@ class WithPostfix(unittest.TestCase):
         self.assertTrue(re.search(r"< localhost\[127\.0\.0\.1\]: MAIL FROM:<sender@example\.test> "
                                   r"SIZE=\d+ SMTPUTF8\n", log), log[-3000:])
         self.assertIn("to=<%s>" % rcpt, log)
+
+    def test_verified_tls_to_an_address_literal_relay(self):
+        # The relay is [127.0.0.1]: the certificate must be checked against
+        # that address (its IP subjectAltName), not the string "[127.0.0.1]".
+        enqueue(self.home, "sender@example.test", ["box@pfv.test"], b"Subject: verified\n\nv\n")
+        def outcome():
+            m = re.search(r"starting delivery (\d+): msg \d+ to remote box@pfv\.test\n",
+                          self.home.log())
+            return m and re.search(r"delivery %s: (success|deferral|failure): .*\n" % m.group(1),
+                                   self.home.log())
+        wait_for(outcome, 120, "an outcome; log:\n" + self.home.log()[-2000:])
+        after = outcome().group(0)
+        self.assertRegex(after, r"delivery \d+: success: 127\.0\.0\.1_accepted_message_"
+                         r"\(TLSv1\.[23]\)\.")
+        wait_for(lambda: [m for m in self.pf.maildir() if b"Subject: verified\n" in m], 60,
+                 "delivery at Postfix")
 
     def test_postfix_relays_to_qmail_smtpd(self):
         data = ("From: a@b.test\nTo: peer@example.test\nSubject: via postfix\n\n"
