@@ -1,5 +1,6 @@
 """qmail-tcpsrv and qmail-tcprules: the real listener on 127.0.0.1 (and ::1)
-port 0, with a shell service that prints its environment."""
+port 0, with a shell service that prints its environment; RBL refusals
+(-r, -a, RBLSMTPD) and client names (-h, -p) against a real unbound."""
 import os
 import pwd
 import re
@@ -11,6 +12,7 @@ import shutil
 import unittest
 
 from qmailtest import BUILD, wait_for, is_root
+import unboundtest
 
 TCPSRV = os.path.join(BUILD, "qmail-tcpsrv")
 TCPRULES = os.path.join(BUILD, "qmail-tcprules")
@@ -286,6 +288,188 @@ class ListenerTest(unittest.TestCase):
         with open("/proc/%d/status" % srv.p.pid) as f:
             status = f.read()
         self.assertRegex(status, r"Uid:\s+%d\s+%d\s+%d" % ((nobody.pw_uid,) * 3))
+
+
+# Test zones for -r/-a (RFC 5782 names) and -h/-p (PTR names of the
+# loopback, which our unbound must serve instead of its built-in ones).
+V6_LOOPBACK_NIBBLES = ".".join(["1"] + ["0"] * 31)
+ZONE = """
+local-zone: "qmt." static
+local-data: "probe.qmt. A 127.0.0.1"
+local-data: '1.0.0.127.bl.qmt. TXT "listed: see http://bl.qmt/?127.0.0.1"'
+local-data: '1.0.0.127.perm.qmt. TXT "permanently listed"'
+local-data: '1.0.0.127.empty.qmt. TXT ""'
+local-data: "1.0.0.127.white.qmt. A 127.0.0.2"
+local-data: "2.0.0.127.bl.qmt. A 127.0.0.2"
+local-data: '%(v6)s.bl.qmt. TXT "v6 listed"'
+local-zone: "broken.qmt." refuse
+local-zone: "127.in-addr.arpa." static
+local-data: "1.0.0.127.in-addr.arpa. PTR Host.QMT."
+local-data: "host.qmt. A 127.0.0.1"
+local-data: "2.0.0.127.in-addr.arpa. PTR liar.qmt."
+local-data: "liar.qmt. A 192.0.2.1"
+""" % {"v6": V6_LOOPBACK_NIBBLES}
+
+
+class DnsListenerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = unboundtest.DnsServer(ZONE, "probe.qmt")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="qmail-listener-")
+        os.chmod(self.tmp, 0o755)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.makedirs(os.path.join(self.tmp, "home", "control"))
+        with open(os.path.join(self.tmp, "home", "control", "dnsresolvers"), "w") as f:
+            f.write("127.0.0.1@%d\n" % self.dns.port)
+        self.env = dict(os.environ, QMAILHOME=os.path.join(self.tmp, "home"))
+        self.env.pop("RBLSMTPD", None)
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+
+    def server(self, opts, host="127.0.0.1"):
+        s = Server(self.tmp, ["-v", *opts], host=host, env=self.env)
+        self.servers.append(s)
+        return s
+
+    def rules(self, text):
+        cdb = os.path.join(self.tmp, "rules.cdb")
+        p = subprocess.run([TCPRULES, cdb, cdb + ".tmp"], input=text.encode(), capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return cdb
+
+    def connect(self, srv, source="127.0.0.1"):
+        fam = socket.AF_INET6 if ":" in srv.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.bind((source, 0))
+        s.connect((srv.host, srv.port))
+        return s
+
+    def conversation(self, c):
+        """Speaks to a refusing qmail-tcpsrv; returns its replies by command."""
+        f = c.makefile("rb")
+        got = {"greeting": f.readline()}
+        for cmd in (b"EHLO client.qmt", b"MAIL FROM:<a@b.qmt>", b"RCPT TO:<c@d.qmt>", b"DATA",
+                    b"NOOP", b"QUIT"):
+            c.sendall(cmd + b"\r\n")
+            got[cmd.split()[0].decode()] = f.readline()
+        got["after QUIT"] = f.read()
+        f.close()
+        return got
+
+    def test_rbl_listed_gets_451_with_txt(self):
+        srv = self.server(["-r", "none.qmt", "-r", "bl.qmt", "-r", "-perm.qmt"])
+        c = self.connect(srv)
+        got = self.conversation(c)
+        c.close()
+        self.assertTrue(got["greeting"].startswith(b"220 "), got)
+        self.assertEqual(got["EHLO"][:4], b"250 ")
+        want = b"451 4.7.1 listed: see http://bl.qmt/?127.0.0.1\r\n"
+        for cmd in ("MAIL", "RCPT", "DATA"):
+            self.assertEqual(got[cmd], want, cmd)
+        self.assertEqual(got["NOOP"][:4], b"250 ")
+        self.assertEqual(got["QUIT"][:4], b"221 ")
+        self.assertEqual(got["after QUIT"], b"")
+        wait_for(lambda: "rbl " in srv.text(), 30, "the rbl log line")
+        self.assertRegex(srv.text(), r"rbl \d+ 127\.0\.0\.1 bl\.qmt: 451 4\.7\.1 listed: see")
+
+    def test_rbl_permanent_and_empty_text(self):
+        srv = self.server(["-r", "-perm.qmt"])
+        c = self.connect(srv)
+        self.assertEqual(self.conversation(c)["MAIL"], b"553 5.7.1 permanently listed\r\n")
+        c.close()
+        srv2 = self.server(["-r", "empty.qmt"])
+        c = self.connect(srv2)
+        self.assertEqual(self.conversation(c)["RCPT"],
+                         b"451 4.7.1 your address is listed in empty.qmt\r\n")
+        c.close()
+
+    def test_rbl_not_listed_anti_listed_or_failing_pass(self):
+        # 127.0.0.2 has an A but no TXT in bl.qmt: not listed.
+        for opts, source in ((["-r", "bl.qmt"], "127.0.0.2"),
+                             (["-a", "white.qmt", "-r", "bl.qmt"], "127.0.0.1"),
+                             (["-r", "broken.qmt"], "127.0.0.1"),
+                             (["-r", "nothere.qmt"], "127.0.0.1")):
+            srv = self.server(opts)
+            c = self.connect(srv, source)
+            got = read_until_end(c)
+            self.assertIsNotNone(got, opts)
+            self.assertEqual(got["TCPREMOTEIP"], source)
+            c.close()
+        # The anti-list only counts where it stands: after the list, too late.
+        srv = self.server(["-r", "bl.qmt", "-a", "white.qmt"])
+        c = self.connect(srv)
+        self.assertEqual(self.conversation(c)["MAIL"][:4], b"451 ")
+        c.close()
+
+    def test_rblsmtpd_variable_from_rules(self):
+        cdb = self.rules('127.0.0.1:allow,RBLSMTPD=""\n127.0.0.2:allow,RBLSMTPD="-go away"\n'
+                         '127.0.0.3:allow,RBLSMTPD="later please"\n')
+        srv = self.server(["-x", cdb, "-r", "bl.qmt"])
+        c = self.connect(srv)  # listed in bl.qmt, but RBLSMTPD="" lets it through
+        self.assertIsNotNone(read_until_end(c))
+        c.close()
+        c = self.connect(srv, "127.0.0.2")
+        self.assertEqual(self.conversation(c)["RCPT"], b"553 5.7.1 go away\r\n")
+        c.close()
+        c = self.connect(srv, "127.0.0.3")
+        self.assertEqual(self.conversation(c)["DATA"], b"451 4.7.1 later please\r\n")
+        c.close()
+        # Without -r the variable is just passed on.
+        srv2 = self.server(["-x", cdb])
+        c = self.connect(srv2, "127.0.0.2")
+        self.assertEqual(read_until_end(c).get("RBLSMTPD"), "-go away")
+        c.close()
+
+    @unittest.skipUnless(have_ipv6(), "no IPv6 loopback")
+    def test_rbl_ipv6_nibbles(self):
+        srv = self.server(["-r", "bl.qmt"], host="::1")
+        c = self.connect(srv, "::1")
+        self.assertEqual(self.conversation(c)["MAIL"], b"451 4.7.1 v6 listed\r\n")
+        c.close()
+
+    def test_remote_host(self):
+        cdb = self.rules('=host.qmt:allow,NAMED="yes"\n')
+        srv = self.server(["-h", "-x", cdb])
+        c = self.connect(srv)
+        got = read_until_end(c)
+        c.close()
+        self.assertEqual(got.get("TCPREMOTEHOST"), "host.qmt")
+        self.assertEqual(got.get("NAMED"), "yes")
+        self.assertRegex(srv.text(), r"ok \d+ :127\.0\.0\.1:\d+ host\.qmt:127\.0\.0\.1::\d+")
+        # Paranoid: host.qmt has 127.0.0.1; liar.qmt (PTR of 127.0.0.2) does not.
+        srv_p = self.server(["-h", "-p"])
+        c = self.connect(srv_p)
+        self.assertEqual(read_until_end(c).get("TCPREMOTEHOST"), "host.qmt")
+        c.close()
+        c = self.connect(srv_p, "127.0.0.2")
+        self.assertNotIn("TCPREMOTEHOST", read_until_end(c))
+        c.close()
+        c = self.connect(srv, "127.0.0.2")
+        self.assertEqual(read_until_end(c).get("TCPREMOTEHOST"), "liar.qmt")
+        c.close()
+        # No name (NXDOMAIN) and -H: unset.
+        c = self.connect(srv, "127.0.0.3")
+        self.assertNotIn("TCPREMOTEHOST", read_until_end(c))
+        c.close()
+        srv_h = self.server(["-h", "-H"])
+        c = self.connect(srv_h)
+        self.assertNotIn("TCPREMOTEHOST", read_until_end(c))
+        c.close()
+
+    def test_bad_zone_is_usage_error(self):
+        for args in (["-r", "", "127.0.0.1", "0", "true"], ["-r", "a b", "127.0.0.1", "0", "true"]):
+            p = subprocess.run([TCPSRV, *args], capture_output=True, timeout=20)
+            self.assertEqual(p.returncode, 100, (args, p.stderr))
 
 
 if __name__ == "__main__":

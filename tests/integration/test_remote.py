@@ -7,7 +7,6 @@ import select
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmailtest import Home, wait_for  # noqa: E402
+import unboundtest  # noqa: E402
 
 SINK_IP = "127.0.0.2"   # not one of "our" addresses (qmail's ipme has 127.0.0.1 only)
 SINK2_IP = "127.0.0.4"
@@ -53,67 +53,11 @@ local-zone: "broken.qmt." refuse
 """
 
 
-def free_port(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def dns_query(name, port, qtype=1):
-    """One UDP query to 127.0.0.1:port; returns the rcode, or None."""
-    q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", qtype, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(0.2)
-    try:
-        s.sendto(q, ("127.0.0.1", port))
-        data, _ = s.recvfrom(4096)
-        return data[3] & 0x0f
-    except OSError:
-        return None
-    finally:
-        s.close()
-
-
-class DnsServer:
+class DnsServer(unboundtest.DnsServer):
     """unbound serving ZONE authoritatively (local-data) on 127.0.0.1."""
 
     def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="qmail-dns-")
-        os.chmod(self.tmp, 0o755)
-        self.port = free_port("127.0.0.1")
-        conf = os.path.join(self.tmp, "unbound.conf")
-        with open(conf, "w") as f:
-            f.write("server:\n  interface: 127.0.0.1\n  port: %d\n" % self.port)
-            f.write("  username: \"\"\n  chroot: \"\"\n  directory: \"%s\"\n" % self.tmp)
-            f.write("  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 0\n")
-            f.write("  do-daemonize: no\n  access-control: 127.0.0.0/8 allow\n")
-            f.write("  module-config: \"iterator\"\n  num-threads: 1\n")
-            f.write("  do-ip6: no\n  so-reuseport: no\n")
-            f.write(ZONE.format(sink=SINK_IP, sink2=SINK2_IP, dead=DEAD_IP))
-            f.write("remote-control:\n  control-enable: no\n")
-        with open(os.path.join(self.tmp, "log"), "wb") as log:
-            self.proc = subprocess.Popen(["unbound", "-d", "-c", conf],
-                                         stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            wait_for(lambda: self.proc.poll() is not None or dns_query("nomx.qmt", self.port) == 0,
-                     20, "unbound to answer")
-        except AssertionError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            with open(os.path.join(self.tmp, "log"), "rb") as f:
-                raise AssertionError("unbound died: " + f.read().decode(errors="replace"))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().__init__(ZONE.format(sink=SINK_IP, sink2=SINK2_IP, dead=DEAD_IP), "nomx.qmt")
 
 
 class Session:

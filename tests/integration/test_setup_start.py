@@ -153,6 +153,35 @@ class StartTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertIn(b"is taken", p.stderr)
 
+    @unittest.skipUnless(have_programs() and qmailtest.is_root(),
+                         "needs root (to make an unprivileged user) and the programs")
+    def test_unprivileged_user(self):
+        # The same as an ordinary user: a throwaway account owns the folder.
+        user = qmailtest.ThrowawayUser()
+        self.addCleanup(user.delete)
+        os.chmod(self.tmp, 0o755)
+        os.mkdir(self.dir)
+        os.chown(self.dir, user.uid, user.gid)
+        env = dict(self.env, HOME=self.dir, USER=user.name, LOGNAME=user.name)
+
+        def run(name):
+            return user.run([os.path.join(SCRIPTS, name), self.dir], env=env, timeout=300)
+        self.addCleanup(run, "stop")
+        p = run("start")
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        port = self.smtp_port(p.stdout.decode())
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            smtp.sendmail("someone@elsewhere.test", ["%s@%s" % (user.name, self.me())],
+                          b"Subject: unprivileged\r\n\r\nhello\r\n")
+        new = os.path.join(self.dir, "mailboxes", user.name, "Maildir", "new")
+        qmailtest.wait_for(lambda: self.mail_containing(new, b"hello"), 30, "delivery")
+        procs = self.home_processes()
+        self.assertTrue(procs)
+        for pid, _ in procs:
+            self.assertEqual(os.stat("/proc/%d" % pid).st_uid, user.uid)
+        self.assertEqual(run("stop").returncode, 0)
+        self.assertEqual(self.home_processes(), [])
+
     def smtp_port(self, out):
         m = re.search(r"SMTP (?:is already running|listening) on 127\.0\.0\.1:(\d+)", out)
         self.assertIsNotNone(m, out)

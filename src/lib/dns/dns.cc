@@ -96,10 +96,41 @@ std::optional<IpAddr> parse_aaaa_rdata(std::string_view rdata) {
   return ip;
 }
 
+std::optional<std::string> parse_txt_rdata(std::string_view rdata) {
+  if (rdata.empty()) return std::nullopt;
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < rdata.size()) {
+    std::size_t len = static_cast<std::uint8_t>(rdata[pos++]);
+    if (rdata.size() - pos < len) return std::nullopt;
+    out.append(rdata.substr(pos, len));
+    pos += len;
+  }
+  return out;
+}
+
+std::string reverse_name(const IpAddr& ip, std::string_view zone) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  if (ip.family == AF_INET) {
+    for (int i = 3; i >= 0; --i) out += std::to_string(ip.bytes[static_cast<std::size_t>(i)]) + ".";
+  } else {
+    for (int i = 15; i >= 0; --i) {
+      std::uint8_t b = ip.bytes[static_cast<std::size_t>(i)];
+      out += kHex[b & 0xf];
+      out += '.';
+      out += kHex[b >> 4];
+      out += '.';
+    }
+  }
+  out += zone;
+  return out;
+}
+
 namespace {
 
 // RFC 1035 3.2.2 types.
-constexpr int kTypeA = 1, kTypeMx = 15, kTypeAaaa = 28;
+constexpr int kTypeA = 1, kTypePtr = 12, kTypeTxt = 16, kTypeMx = 15, kTypeAaaa = 28;
 constexpr int kClassIn = 1;
 // RFC 1035 4.1.1 rcodes.
 constexpr int kRcodeNxdomain = 3;
@@ -167,6 +198,43 @@ Result<std::vector<Mx>> Resolver::mx(std::string_view name) {
   for (const auto& r : rdatas)
     if (auto m = parse_mx_rdata(r)) out.push_back(std::move(*m));
   return out;
+}
+
+Result<std::vector<std::string>> Resolver::txt(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto rdatas, impl_->query(name, kTypeTxt));
+  std::vector<std::string> out;
+  for (const auto& r : rdatas)
+    if (auto t = parse_txt_rdata(r)) out.push_back(std::move(*t));
+  return out;
+}
+
+Result<std::vector<IpAddr>> Resolver::a(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto rdatas, impl_->query(name, kTypeA));
+  std::vector<IpAddr> out;
+  for (const auto& r : rdatas)
+    if (auto ip = parse_a_rdata(r)) out.push_back(*ip);
+  return out;
+}
+
+Result<std::vector<std::string>> Resolver::ptr(const IpAddr& ip) {
+  std::string name = reverse_name(ip, ip.family == AF_INET ? "in-addr.arpa" : "ip6.arpa");
+  QMAIL_ASSIGN_OR_RETURN(auto rdatas, impl_->query(name, kTypePtr));
+  std::vector<std::string> out;
+  for (const auto& r : rdatas) {
+    std::size_t used = 0;
+    auto host = parse_name(r, &used);
+    if (host && used == r.size() && !host->empty()) out.push_back(std::move(*host));
+  }
+  return out;
+}
+
+Status Resolver::drop_local_zone(std::string_view zone) {
+  std::string z(zone);
+  int err = ub_ctx_zone_remove(impl_->ctx, z.c_str());
+  // UB_NOID: there was no such zone, which is what we want.
+  if (err != 0 && err != UB_NOID)
+    return Status::temp("resolver: cannot drop local zone " + z + ": " + ub_strerror(err));
+  return Status::ok();
 }
 
 Result<std::vector<IpAddr>> Resolver::ip(std::string_view name) {

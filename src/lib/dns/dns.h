@@ -48,6 +48,15 @@ std::optional<Mx> parse_mx_rdata(std::string_view rdata);
 // A (4 octets) and AAAA (16 octets) rdata.
 std::optional<IpAddr> parse_a_rdata(std::string_view rdata);
 std::optional<IpAddr> parse_aaaa_rdata(std::string_view rdata);
+// RFC 1035 3.3.14: TXT rdata is one or more <character-string>s (a length
+// octet, then that many octets); the text is their concatenation, as
+// rblsmtpd(1) uses it. nullopt if a string runs past the end or there is
+// none.
+std::optional<std::string> parse_txt_rdata(std::string_view rdata);
+// The name under which `ip` is listed in `zone`: "d.c.b.a.zone" for IPv4
+// and the 32 reversed nibbles for IPv6 (RFC 5782 2.1, 2.4); zone
+// "in-addr.arpa" / "ip6.arpa" gives the PTR name (RFC 1035 3.5, RFC 3596).
+std::string reverse_name(const IpAddr& ip, std::string_view zone);
 
 // What a lookup found. An NXDOMAIN is a permanent error; SERVFAIL, a
 // timeout or no reachable server are temporary; "the name exists but has
@@ -66,6 +75,15 @@ class Resolver {
   Result<std::vector<Mx>> mx(std::string_view name);
   // AAAA then A records of `name` (after CNAMEs, which libunbound follows).
   Result<std::vector<IpAddr>> ip(std::string_view name);
+  // TXT records of `name`, each as parse_txt_rdata gives it (for RBLs).
+  Result<std::vector<std::string>> txt(std::string_view name);
+  // A records of `name` only (anti-RBL lookups).
+  Result<std::vector<IpAddr>> a(std::string_view name);
+  // PTR names of `ip` (lower case, no trailing dot).
+  Result<std::vector<std::string>> ptr(const IpAddr& ip);
+  // Stops answering `zone` (e.g. "127.in-addr.arpa.") from libunbound's
+  // built-in local data, so the forwarders are asked instead. Errors: temp.
+  Status drop_local_zone(std::string_view zone);
 
  private:
   struct Impl;

@@ -18,6 +18,8 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "dns/dns.h"
+#include "home/home.h"
 #include "io/fd.h"
 #include "io/io.h"
 #include "net/net.h"
@@ -29,8 +31,9 @@ namespace qmail::tcpsrv {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: qmail-tcpsrv [ -1qQvDdHRX ] [ -c limit ] [ -i perip ] [ -x rules.cdb ] "
+    "usage: qmail-tcpsrv [ -1qQvDdhHpPRX ] [ -c limit ] [ -i perip ] [ -x rules.cdb ] "
     "[ -u uid ] [ -g gid ] [ -U ] [ -l localname ] [ -B banner ] [ -b backlog ] "
+    "[ -r [-]zone ] [ -a zone ] "
     "host port program [ arg ... ]";
 
 Result<unsigned> parse_count(std::string_view s, char opt, std::uint64_t max) {
@@ -66,8 +69,11 @@ Status set_valued(Options& o, char c, const std::string& v) {
       o.banner = v;
       break;
     case 'r':
-      o.rbl_zones.push_back(v);
+    case 'a': {
+      QMAIL_ASSIGN_OR_RETURN(net::rbl::Source src, net::rbl::parse_source(v, c == 'a'));
+      o.rbl.push_back(std::move(src));
       break;
+    }
     case 'u': {
       QMAIL_ASSIGN_OR_RETURN(unsigned u, parse_count(v, c, kMaxId));
       o.uid = u;
@@ -128,18 +134,25 @@ Result<Options> parse_args(std::span<char* const> args) {
         case 'd':
           o.nodelay = false;
           break;
+        case 'h':
+          o.remote_host = true;
+          break;
         case 'H':
-        case 'R':
+          o.remote_host = false;
+          break;
+        case 'p':
+          o.paranoid = true;
+          break;
         case 'P':
+          o.paranoid = false;
+          break;
+        case 'R':
         case 'o':
         case 'O':
-          break;  // our defaults: no DNS, ident
+          break;  // we do no ident lookups
         case 'X':
           o.rules_missing_ok = true;
           break;
-        case 'h':
-        case 'p':
-          return Status::perm(std::string("-") + c + " (reverse DNS) is not supported yet");
         case 'c':
         case 'i':
         case 'b':
@@ -149,6 +162,7 @@ Result<Options> parse_args(std::span<char* const> args) {
         case 'l':
         case 'B':
         case 'r':
+        case 'a':
         case 'u':
         case 'g': {
           QMAIL_ASSIGN_OR_RETURN(std::string v, value());
@@ -174,9 +188,6 @@ Result<Options> parse_args(std::span<char* const> args) {
   o.host = args[i];
   o.port = args[i + 1];
   for (std::size_t k = i + 2; k < args.size(); ++k) o.program.emplace_back(args[k]);
-  if (!o.rbl_zones.empty()) {
-    return Status::perm("-r (RBL) is not supported yet: it needs the DNS library");
-  }
   return o;
 }
 
@@ -203,6 +214,65 @@ void set_handler(int sig, void (*fn)(int)) {
 
 std::string unknown_or(const std::optional<std::string>& s) { return s ? *s : std::string(); }
 
+// The resolver of control/dnsresolvers (as qmail-remote uses it), made on
+// first use; nullptr (no DNS: fail open) when it cannot be set up.
+class LazyResolver {
+ public:
+  dns::Resolver* get() {
+    if (tried_) return r_.get();
+    tried_ = true;
+    auto fwd = control::read_lines("dnsresolvers");
+    if (!fwd.is_ok()) {
+      log::warn("no DNS: " + fwd.status().message());
+      return nullptr;
+    }
+    auto r = dns::Resolver::create(*fwd);
+    if (!r.is_ok()) {
+      log::warn("no DNS: " + r.status().message());
+      return nullptr;
+    }
+    r_ = std::move(*r);
+    if (!fwd->empty()) {
+      // The forwarders named in dnsresolvers know the reverse names of the
+      // loopback and private networks (a LAN's own DNS); libunbound's
+      // built-in answers for them would hide those.
+      for (std::string_view z : {"127.in-addr.arpa.", "10.in-addr.arpa.", "168.192.in-addr.arpa.",
+                                 "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+                                 "ip6.arpa."}) {
+        if (auto st = r_->drop_local_zone(z); !st.is_ok()) log::warn(st.message());
+      }
+      for (int i = 16; i < 32; ++i) {
+        (void)r_->drop_local_zone(std::to_string(i) + ".172.in-addr.arpa.");
+      }
+    }
+    return r_.get();
+  }
+
+ private:
+  bool tried_ = false;
+  std::unique_ptr<dns::Resolver> r_;
+};
+
+// tcpserver(1) -h: the PTR name of `ip`; with -p only if that name has
+// `ip` among its addresses. nullopt when unknown (no name, DNS trouble).
+std::optional<std::string> remote_host(const Options& opt, const std::string& ip_text,
+                                       LazyResolver& dns) {
+  auto ip = dns::IpAddr::parse(ip_text);
+  dns::Resolver* r = dns.get();
+  if (!ip || !r) return std::nullopt;
+  auto names = r->ptr(*ip);
+  if (!names.is_ok() || names->empty()) return std::nullopt;
+  std::string name = names->front();
+  if (opt.paranoid) {
+    auto addrs = r->ip(name);
+    if (!addrs.is_ok()) return std::nullopt;
+    bool confirmed = false;
+    for (const auto& a : *addrs) confirmed = confirmed || a == *ip;
+    if (!confirmed) return std::nullopt;
+  }
+  return name;
+}
+
 // In the child: environment, rules, then exec. Never returns.
 [[noreturn]] void run_child(const Options& opt, Fd conn) {
   set_handler(SIGCHLD, SIG_DFL);
@@ -219,7 +289,10 @@ std::string unknown_or(const std::optional<std::string>& s) { return s ? *s : st
     log::warn("unable to get addresses of connection " + pid);
     ::_exit(111);
   }
-  net::Connection c{*local, *remote, opt.local_host, std::nullopt, std::nullopt};
+  LazyResolver resolver;
+  std::optional<std::string> host;
+  if (opt.remote_host) host = remote_host(opt, remote->ip(), resolver);
+  net::Connection c{*local, *remote, opt.local_host, host, std::nullopt};
   for (const auto& [name, value] : net::tcp_environ(c)) {
     if (value)
       ::setenv(name.c_str(), value->c_str(), 1);
@@ -231,7 +304,8 @@ std::string unknown_or(const std::optional<std::string>& s) { return s ? *s : st
                       c.remote.ip() + ":" + unknown_or(c.remote_info) + ":" +
                       std::to_string(c.remote.port());
   if (!opt.rules.empty()) {
-    auto d = tcprules::lookup(opt.rules, c.remote.ip(), "", "", opt.rules_missing_ok);
+    auto d = tcprules::lookup(opt.rules, c.remote.ip(), unknown_or(c.remote_host), "",
+                              opt.rules_missing_ok);
     if (!d.is_ok()) {
       log::warn("dropping connection, " + d.status().message());
       ::_exit(111);
@@ -248,6 +322,25 @@ std::string unknown_or(const std::optional<std::string>& s) { return s ? *s : st
   if (opt.nodelay) {
     int one = 1;
     (void)::setsockopt(conn.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (!opt.rbl.empty()) {
+    // rblsmtpd(1): RBLSMTPD (perhaps set by the rules) decides first.
+    std::optional<net::rbl::Decision> d = net::rbl::from_env(std::getenv("RBLSMTPD"));
+    if (!d) {
+      auto ip = dns::IpAddr::parse(c.remote.ip());
+      dns::Resolver* r = resolver.get();
+      if (ip && r) d = net::rbl::check(opt.rbl, *ip, net::rbl::dns_lookups(*r));
+    }
+    if (d && d->block) {
+      std::string reply = net::rbl::reply(*d);
+      reply.resize(reply.size() - 2);  // CRLF
+      if (opt.verbosity >= 1)
+        log::info("rbl " + pid + " " + c.remote.ip() + " " + d->source + ": " + reply);
+      (void)net::set_timeouts(conn.get(), opt.rbl_timeout);
+      std::string me = c.local_host ? *c.local_host : c.local.ip();
+      (void)net::rbl::converse(conn.get(), conn.get(), *d, me, opt.rbl_timeout);
+      ::_exit(0);
+    }
   }
   if (::dup2(conn.get(), 0) != 0 || ::dup2(conn.get(), 1) != 1) {
     log::warn("unable to set up descriptors");

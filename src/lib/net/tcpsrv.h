@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "net/rbl.h"
 
 namespace qmail::tcpsrv {
 
@@ -30,7 +31,10 @@ struct Options {
   bool nodelay = false;                   // -D
   bool print_port = false;                // -1
   int verbosity = 1;                      // -q 0, -Q 1, -v 2
-  std::vector<std::string> rbl_zones;     // -r (reserved; see the man page)
+  bool remote_host = false;               // -h (on), -H (off): TCPREMOTEHOST by PTR
+  bool paranoid = false;                  // -p (on), -P (off): forward-confirm it
+  std::vector<net::rbl::Source> rbl;      // -r zone, -r -zone, -a zone, in order
+  int rbl_timeout = 60;                   // seconds of the refusing conversation
 };
 
 // Parses tcpserver-style arguments (argv without the program name).

@@ -27,7 +27,7 @@ namespace qmail::setup {
 
 namespace {
 
-constexpr std::array<std::string_view, 44> kPrograms = {
+constexpr std::array<std::string_view, 45> kPrograms = {
     "qmail-queue",  "qmail-send",   "qmail-start",  "qmail-lspawn",   "qmail-rspawn",
     "qmail-clean",  "qmail-local",  "qmail-getpw",  "qmail-newu",     "qmail-pw2u",
     "qmail-inject", "sendmail",     "qmail-qread",  "qmail-qstat",    "qmail-showctl",
@@ -36,7 +36,7 @@ constexpr std::array<std::string_view, 44> kPrograms = {
     "qreceipt",     "datemail",     "predate",      "qmail-remote",   "qmail-tcpok",
     "qmail-tcpto",  "qmail-smtpd",  "qmail-newmrh", "qmail-popup",    "qmail-pop3d",
     "qmail-qmtpd",  "qmail-qmqpd",  "qmail-qmqpc",  "splogger",       "tcp-env",
-    "mailsubj",     "maildirwatch", "qmail-tcpsrv", "qmail-tcprules",
+    "mailsubj",     "maildirwatch", "qmail-tcpsrv", "qmail-tcprules", "qmail-newrcpt",
 };
 
 // qmail's hier.c: daemons are not for users to run; root's programs are

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/strings.h"
+#include "cdb/reader.h"
 #include "fs/fs.h"
 #include "io/fd.h"
 
@@ -171,7 +172,8 @@ Status write_cdb(const std::vector<Rule>& rules, const std::string& cdb, const s
   if (::rename(tmp.c_str(), cdb.c_str()) != 0) {
     return Status::temp_errno("unable to move " + tmp + " to " + cdb);
   }
-  return Status::ok();
+  // The rename itself survives a crash only once the directory is synced.
+  return fs::fsync_dir(fs::dirname(cdb));
 }
 
 Result<Decision> decode(std::string_view data) {
@@ -225,38 +227,21 @@ std::vector<std::string> lookup_keys(std::string_view ip, std::string_view host,
 Result<std::optional<Decision>> lookup(const std::string& path, std::string_view ip,
                                        std::string_view host, std::string_view info,
                                        bool missing_ok) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT && missing_ok) return std::optional<Decision>();
-    return Status::temp_errno("unable to read " + path);
+  auto db = cdb::Reader::open(path);
+  if (!db.is_ok()) return Status::temp("unable to read " + path + ": " + db.status().message());
+  if (!*db) {
+    if (missing_ok) return std::optional<Decision>();
+    return Status::temp_errno("unable to read " + path, ENOENT);
   }
-  struct cdb c {};
-  if (::cdb_init(&c, fd.get()) != 0) return Status::temp_errno("unable to read " + path);
-  std::optional<Decision> out;
-  Status st;
   for (const std::string& k : lookup_keys(ip, host, info)) {
-    int r = ::cdb_find(&c, k.data(), static_cast<unsigned>(k.size()));
-    if (r < 0) {
-      st = Status::temp("unable to read " + path + ": corrupt cdb");
-      break;
-    }
-    if (r == 0) continue;
-    const void* p = cdb_getdata(&c);
-    if (!p) {
-      st = Status::temp("unable to read " + path + ": corrupt cdb");
-      break;
-    }
-    auto d = decode(std::string_view(static_cast<const char*>(p), cdb_datalen(&c)));
-    if (!d.is_ok()) {
-      st = Status::temp("unable to read " + path + ": " + d.status().message());
-      break;
-    }
-    out = std::move(*d);
-    break;
+    auto v = (*db)->find(k);
+    if (!v.is_ok()) return Status::temp("unable to read " + path + ": corrupt cdb");
+    if (!v->has_value()) continue;
+    auto d = decode(**v);
+    if (!d.is_ok()) return Status::temp("unable to read " + path + ": " + d.status().message());
+    return std::optional<Decision>(std::move(*d));
   }
-  ::cdb_free(&c);
-  if (!st.is_ok()) return st;
-  return out;
+  return std::optional<Decision>();
 }
 
 }  // namespace qmail::tcprules

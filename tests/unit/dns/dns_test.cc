@@ -62,6 +62,21 @@ TEST(Address, Parse) {
   EXPECT_FALSE(IpAddr::parse(std::string(100, '1')).has_value());
 }
 
+TEST(Txt, Parse) {
+  EXPECT_EQ(parse_txt_rdata("\x05hello\x06 world"s), "hello world");
+  EXPECT_EQ(parse_txt_rdata("\x00"s), "");
+  EXPECT_FALSE(parse_txt_rdata("").has_value());
+  EXPECT_FALSE(parse_txt_rdata("\x05hell"s).has_value());  // runs past the end
+}
+
+TEST(Reverse, Names) {
+  EXPECT_EQ(reverse_name(*IpAddr::parse("192.0.2.5"), "bl.example"), "5.2.0.192.bl.example");
+  EXPECT_EQ(reverse_name(*IpAddr::parse("127.0.0.1"), "in-addr.arpa"), "1.0.0.127.in-addr.arpa");
+  // RFC 5782 2.4's example.
+  EXPECT_EQ(reverse_name(*IpAddr::parse("2001:db8:1:2:3:4:567:89ab"), "ugly.example.com"),
+            "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ugly.example.com");
+}
+
 TEST(Resolver, BadForwarderIsTemporary) {
   auto r = Resolver::create({"not an address"});
   ASSERT_FALSE(r.is_ok());

@@ -101,6 +101,30 @@ TEST(TcpsrvArgs, Options) {
   EXPECT_EQ(o->program, (std::vector<std::string>{"prog", "-a"}));
 }
 
+TEST(TcpsrvArgs, DnsOptions) {
+  std::vector<std::string> words = {
+      "-hp", "-r", "bl.example", "-a", "ok.example", "-r", "-Perm.Example.", "0", "25", "prog"};
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  auto o = tcpsrv::parse_args(argv);
+  ASSERT_TRUE(o.is_ok()) << o.status().message();
+  EXPECT_TRUE(o->remote_host);
+  EXPECT_TRUE(o->paranoid);
+  ASSERT_EQ(o->rbl.size(), 3u);
+  EXPECT_EQ(o->rbl[0].zone, "bl.example");
+  EXPECT_FALSE(o->rbl[0].anti);
+  EXPECT_TRUE(o->rbl[1].anti);
+  EXPECT_EQ(o->rbl[2].zone, "perm.example");
+  EXPECT_TRUE(o->rbl[2].permanent);
+  std::vector<std::string> off = {"-h", "-p", "-H", "-P", "0", "25", "prog"};
+  argv.clear();
+  for (auto& w : off) argv.push_back(w.data());
+  o = tcpsrv::parse_args(argv);
+  ASSERT_TRUE(o.is_ok());
+  EXPECT_FALSE(o->remote_host);
+  EXPECT_FALSE(o->paranoid);
+}
+
 TEST(TcpsrvArgs, Errors) {
   for (std::vector<std::string> words :
        std::vector<std::vector<std::string>>{{},
@@ -108,7 +132,9 @@ TEST(TcpsrvArgs, Errors) {
                                              {"-c", "0", "0", "25", "p"},
                                              {"-c"},
                                              {"-Z", "0", "25", "p"},
-                                             {"-h", "0", "25", "p"}}) {
+                                             {"-r", "", "0", "25", "p"},
+                                             {"-r", "a b", "0", "25", "p"},
+                                             {"-r", "-", "0", "25", "p"}}) {
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
     EXPECT_FALSE(tcpsrv::parse_args(argv).is_ok());

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -131,6 +133,32 @@ TEST_F(RulesCdb, NoMatchAndMissing) {
   auto e = lookup(dir_ + "/missing", "1.2.3.4", "", "", false);
   ASSERT_FALSE(e.is_ok());
   EXPECT_TRUE(e.status().is_temp());
+  EXPECT_EQ(e.status().err(), ENOENT);
+}
+
+TEST_F(RulesCdb, HostKeysAndCorruptData) {
+  auto rules = parse("=mx.example:allow,NAMED=\"1\"\n=.example:deny\n");
+  ASSERT_TRUE(rules.is_ok());
+  std::string cdb = dir_ + "/r.cdb";
+  ASSERT_TRUE(write_cdb(*rules, cdb, cdb + ".tmp").is_ok());
+  auto named = lookup(cdb, "1.2.3.4", "MX.Example", "", false);
+  ASSERT_TRUE(named.is_ok() && named->has_value());
+  EXPECT_TRUE((*named)->allow);
+  auto other = lookup(cdb, "1.2.3.4", "www.example", "", false);
+  ASSERT_TRUE(other.is_ok() && other->has_value());
+  EXPECT_FALSE((*other)->allow);
+  // Data that is no rule (no NUL after a variable) is an error, not "allow".
+  std::vector<Rule> bad = {Rule{{"1.2.3.4"}, "A+X=1"}};
+  ASSERT_TRUE(write_cdb(bad, cdb, cdb + ".tmp").is_ok());
+  auto e = lookup(cdb, "1.2.3.4", "", "", false);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_TRUE(e.status().is_temp());
+  // A file that is no cdb at all.
+  std::FILE* f = std::fopen(cdb.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("junk", f);
+  std::fclose(f);
+  EXPECT_FALSE(lookup(cdb, "1.2.3.4", "", "", false).is_ok());
 }
 
 }  // namespace
