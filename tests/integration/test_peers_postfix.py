@@ -36,7 +36,10 @@ class WithPostfix(unittest.TestCase):
             cls.pf = peerlib.Postfix(os.path.join(certs, "server.crt"),
                                      os.path.join(certs, "server.key"),
                                      vdomain="pf.test, pfv.test",
-                                     routes={"example.test": "[127.0.0.1]:%d" % cls.tcpsrv.port})
+                                     routes={"example.test": "[127.0.0.1]:%d" % cls.tcpsrv.port},
+                                     extra="smtp_connection_cache_destinations = "
+                                           "[127.0.0.1]:%d\nsmtp_tls_connection_reuse = yes\n"
+                                           % cls.tcpsrv.port)
             cls.home.control("smtproutes", "pf.test:[127.0.0.1]:%d\npfv.test:[127.0.0.1]:%d\n"
                              % (cls.pf.port, cls.pf.port))
             # pfv.test needs verified TLS: Postfix's certificate (self-signed,
@@ -118,6 +121,29 @@ class WithPostfix(unittest.TestCase):
                          r"\(TLSv1\.[23]\)\.")
         wait_for(lambda: [m for m in self.pf.maildir() if b"Subject: verified\n" in m], 60,
                  "delivery at Postfix")
+
+    def test_postfix_reuses_connections(self):
+        # smtp_connection_cache_destinations makes Postfix's smtp client keep
+        # the connection to us and send the next message over it (RSET
+        # probe, then MAIL again): conn_use=N in its log. Its TLS sessions
+        # are kept by tlsproxy(8) (smtp_tls_connection_reuse).
+        box = self.home.add_user("many")
+        n = 12
+        for i in range(n):
+            p = subprocess.run([tool("sendmail"), "-C", self.pf.conf, "-f", "a@b.test",
+                                "many@example.test"], input=b"Subject: m%d\n\nmany %d\n" % (i, i),
+                               env=self.pf.env(), capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: len(self.home.maildir(box)) >= n, 180,
+                 "%d deliveries here; Postfix log:\n%s" % (n, self.pf.log()[-3000:]))
+        msgs = self.home.read_maildir(box)
+        self.assertEqual(sorted(int(re.search(rb"\n\nmany (\d+)\n$", m).group(1)) for m in msgs),
+                         list(range(n)))
+        log = self.pf.log()
+        sent = re.findall(r"to=<many@example\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, "
+                          r"(conn_use=\d+, )?.*status=sent", log)
+        self.assertEqual(len(sent), n, log[-3000:])
+        self.assertTrue(any(sent), "no connection was reused:\n" + log[-3000:])
 
     def test_postfix_relays_to_qmail_smtpd(self):
         data = ("From: a@b.test\nTo: peer@example.test\nSubject: via postfix\n\n"
