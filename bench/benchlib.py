@@ -4,6 +4,7 @@ systems under test (our release build in a fresh single-user home, and a
 private Postfix instance from Debian's packages). Used by bench/local-inject
 and bench/smtp; not part of the mail system."""
 import ctypes
+import fcntl
 import os
 import pwd
 import shutil
@@ -608,3 +609,18 @@ def wait_port(port, what, timeout=30.0):
             if time.monotonic() > deadline:
                 die("%s does not accept connections on 127.0.0.1:%d" % (what, port))
             time.sleep(0.05)
+
+
+_LOCK = None
+
+
+def exclusive():
+    """Waits until no other benchmark of bench/ runs: they share the system
+    user benchpf, whose home each run points at its own work directory."""
+    global _LOCK
+    _LOCK = open("/var/tmp/qmail-bench.lock", "a")
+    try:
+        fcntl.flock(_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log("%s: waiting for another benchmark to finish" % PROG)
+        fcntl.flock(_LOCK, fcntl.LOCK_EX)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addr/addr.h"
+#include "addr/smtp_path.h"
 #include "base/check.h"
 
 namespace {
@@ -32,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     QMAIL_CHECK(addresses(*again) == addresses(*r));
   }
   (void)qmail::addr::split(s);
-  (void)qmail::addr::parse_smtp_path(s);
+  (void)qmail::addr::parse_path(s);
   // Envelope -> header -> envelope is the identity for addresses without
   // CR/LF (which a header cannot carry) that are not empty.
   if (!s.empty() && s.find_first_of("\r\n") == std::string_view::npos) {

@@ -1,6 +1,8 @@
-// Fuzzes the RFC 5321 path parser (MAIL FROM / RCPT TO arguments).
+// Fuzzes the RFC 5321 path parser (MAIL FROM / RCPT TO arguments) and its
+// inverse: format_path of a parsed address parses back to that address.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "addr/smtp_path.h"
@@ -25,5 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     QMAIL_CHECK(!p.local.empty());
   }
   if (!p.domain.empty() && !p.literal) QMAIL_CHECK(qmail::addr::is_domain(p.domain));
+  // qmail-remote sends what qmail-smtpd stored; it must read back the same.
+  std::string path = qmail::addr::format_path(a);
+  if (path.size() <= qmail::smtp::kMaxPath) {
+    auto again = qmail::addr::parse_path(path);
+    QMAIL_CHECK(again.is_ok());
+    QMAIL_CHECK(again->path.address() == a);
+    QMAIL_CHECK(again->rest.empty());
+  }
   return 0;
 }

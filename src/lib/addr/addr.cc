@@ -464,46 +464,4 @@ std::string format_list(const AddressList& list, std::size_t column, std::size_t
   return out;
 }
 
-Result<SmtpPath> parse_smtp_path(std::string_view arg) {
-  std::size_t i = 0;
-  while (i < arg.size() && arg[i] == ' ') ++i;
-  bool angle = i < arg.size() && arg[i] == '<';
-  if (angle) ++i;
-  // RFC 5321 4.1.2 A-d-l: "@one,@two:" before the mailbox is ignored.
-  if (i < arg.size() && arg[i] == '@') {
-    std::size_t colon = arg.find(':', i);
-    std::size_t end = arg.find(angle ? '>' : ' ', i);
-    if (colon != std::string_view::npos && colon < end) i = colon + 1;
-  }
-  SmtpPath out;
-  bool quoted = false;
-  bool closed = !angle;
-  for (; i < arg.size(); ++i) {
-    char c = arg[i];
-    if (c == '\0' || c == '\r' || c == '\n') return Status::perm("bad character in address");
-    if (c == '\\' && i + 1 < arg.size()) {
-      char n = arg[++i];
-      if (n == '\0' || n == '\r' || n == '\n') return Status::perm("bad character in address");
-      out.address += n;
-      continue;
-    }
-    if (c == '"') {
-      quoted = !quoted;
-      continue;
-    }
-    if (!quoted && angle && c == '>') {
-      closed = true;
-      ++i;
-      break;
-    }
-    if (!quoted && !angle && c == ' ') break;
-    out.address += c;
-  }
-  if (quoted) return Status::perm("unterminated quoted string");
-  if (!closed) return Status::perm("unterminated '<'");
-  while (i < arg.size() && arg[i] == ' ') ++i;
-  out.params = arg.substr(i);
-  return out;
-}
-
 }  // namespace qmail::addr

@@ -133,20 +133,7 @@ std::string format(const Group& g);
 // result has no final newline.
 std::string format_list(const AddressList& list, std::size_t column, std::size_t width = 78);
 
-// ---- SMTP form ------------------------------------------------------------
-
-// RFC 5321 4.1.2: the reverse-path or forward-path of "MAIL FROM:" and
-// "RCPT TO:" (give the text after the colon), as envelope-form address plus
-// whatever follows the path (the ESMTP parameters, leading spaces removed).
-struct SmtpPath {
-  std::string address;      // envelope form; "" for <>
-  std::string_view params;  // points into the argument
-};
-// Lenient as qmail-smtpd is: spaces before the path are skipped; a path
-// without angle brackets runs to the next space; a source route
-// ("@a,@b:") is dropped; quoted strings and backslash escapes are undone
-// ("<\"a b\"@c>" gives `a b@c`). Errors (perm): unterminated '<' or quoted
-// string, or a NUL, CR or LF in the address.
-Result<SmtpPath> parse_smtp_path(std::string_view arg);
+// The SMTP form (MAIL FROM / RCPT TO paths, RFC 5321 4.1.2) has its own
+// parser and formatter: addr/smtp_path.h.
 
 }  // namespace qmail::addr

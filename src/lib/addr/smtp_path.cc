@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "addr/addr.h"
 #include "smtp/limits.h"
 
 namespace qmail::addr {
@@ -79,6 +80,14 @@ std::string EnvelopePath::address() const {
   if (null) return "";
   if (domain.empty()) return local;
   return local + "@" + domain;
+}
+
+std::string format_path(std::string_view address) {
+  if (address.empty()) return "<>";
+  // addresses(5): the domain is what follows the last '@'. quote() writes
+  // the local part as a dot-atom (= RFC 5321 Dot-string) or a quoted
+  // string, and leaves the domain alone.
+  return "<" + quote(address) + ">";
 }
 
 Result<ParsedPath> parse_path(std::string_view arg) {

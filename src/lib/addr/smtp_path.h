@@ -1,8 +1,10 @@
 // RFC 5321 4.1.2 Reverse-path and Forward-path ("<@route:local@domain>")
-// as MAIL FROM and RCPT TO carry them, parsed into the unquoted envelope
-// address qmail stores. Untrusted input: every byte is checked, lengths
-// are bounded by smtp/limits.h, and nothing here allocates more than the
-// input's size.
+// as MAIL FROM and RCPT TO carry them: the project's one SMTP path parser
+// (qmail-smtpd) and its inverse, the formatter (qmail-remote's MAIL FROM
+// and RCPT TO). parse_path gives the unquoted envelope address qmail
+// stores; format_path quotes it again. Untrusted input: every byte is
+// checked, lengths are bounded by smtp/limits.h, and nothing here
+// allocates more than the input's size.
 #pragma once
 
 #include <string>
@@ -49,6 +51,15 @@ struct ParsedPath {
 // Errors: perm with a text saying what is wrong; the caller picks the
 // reply code.
 Result<ParsedPath> parse_path(std::string_view arg);
+
+// The path for an envelope-form address (addresses(5): raw bytes, split
+// at the last '@'), as qmail-remote sends it: "<" Local-part "@" domain
+// ">", the local part as a Dot-string when it is one (RFC 5321 4.1.2;
+// 8-bit bytes count as atext, RFC 6531) and as a Quoted-string otherwise,
+// with '"' and '\\' escaped; "<>" for the empty address. The domain is
+// written as given. For every address that parse_path produced,
+// parse_path(format_path(a)) gives `a` again (if it fits kMaxPath).
+std::string format_path(std::string_view address);
 
 // Is `s` a valid RFC 5321 Domain (no literal), as parse_path checks it?
 bool is_domain(std::string_view s);

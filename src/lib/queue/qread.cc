@@ -95,6 +95,22 @@ Result<QueueScan> scan_queue(const Layout& q) {
   auto trouble = [&](std::uint64_t id, const std::string& why) {
     scan.warnings.push_back("trouble with #" + std::to_string(id) + ": " + why);
   };
+  // Reads the message's first file (info or todo) into `data`, with its
+  // mtime as the time queued, and the size of its mess file. False when
+  // the message is gone (finished meanwhile) or in trouble (warned).
+  auto load = [&](QueuedMessage& m, const std::string& path, std::string& data) {
+    std::string why;
+    Got g = read_queue_file(path, data, why, &m.queued);
+    if (g == Got::kTrouble) trouble(m.id, why);
+    if (g != Got::kOk) return false;
+    struct stat st;
+    if (::stat(q.mess(m.id).c_str(), &st) != 0) {
+      if (errno != ENOENT) trouble(m.id, "unable to stat mess file");
+      return false;
+    }
+    m.size = static_cast<std::uint64_t>(st.st_size);
+    return true;
+  };
 
   // todo is listed before info: messages only move from todo to info, so
   // one that stays in the queue throughout is seen in at least one of them.
@@ -108,18 +124,8 @@ Result<QueueScan> scan_queue(const Layout& q) {
     QueuedMessage m;
     m.id = id;
     std::string info, why;
-    Got g = read_queue_file(q.info(id), info, why, &m.queued);
-    if (g == Got::kGone) continue;
-    if (g == Got::kTrouble) {
-      trouble(id, why);
-      continue;
-    }
+    if (!load(m, q.info(id), info)) continue;
     struct stat st;
-    if (::stat(q.mess(id).c_str(), &st) != 0) {
-      if (errno != ENOENT) trouble(id, "unable to stat mess file");
-      continue;
-    }
-    m.size = static_cast<std::uint64_t>(st.st_size);
     m.bouncing = ::stat(q.bounce(id).c_str(), &st) == 0;
     std::string_view f(info);
     if (!f.empty() && f[0] == 'F') f.remove_prefix(1);
@@ -141,24 +147,13 @@ Result<QueueScan> scan_queue(const Layout& q) {
     QueuedMessage m;
     m.id = id;
     m.preprocessed = false;
-    std::string data, why;
-    Got g = read_queue_file(q.todo(id), data, why, &m.queued);
-    if (g == Got::kGone) continue;
-    if (g == Got::kTrouble) {
-      trouble(id, why);
-      continue;
-    }
+    std::string data;
+    if (!load(m, q.todo(id), data)) continue;
     auto env = parse_queue_envelope(data);
     if (!env.is_ok()) {
       trouble(id, env.status().message());
       continue;
     }
-    struct stat st;
-    if (::stat(q.mess(id).c_str(), &st) != 0) {
-      if (errno != ENOENT) trouble(id, "unable to stat mess file");
-      continue;
-    }
-    m.size = static_cast<std::uint64_t>(st.st_size);
     m.sender = std::move(env->sender);
     for (auto& r : env->recipients)
       m.recipients.push_back({QueuedRecipient::Channel::kTodo, false, std::move(r)});

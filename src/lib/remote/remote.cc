@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "addr/smtp_path.h"
 #include "base/strings.h"
 #include "home/home.h"
 #include "io/io.h"
@@ -147,14 +148,10 @@ class Message {
       scan_.feed(mem_);
       return Status::ok();
     }
-    std::string buf(kChunk, '\0');
-    for (;;) {
-      ssize_t n = ::read(fd_, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::temp_errno("read message");
-      if (n == 0) break;
-      scan_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-    }
+    QMAIL_RETURN_IF_ERROR(read_fd([this](std::string_view chunk) {
+      scan_.feed(chunk);
+      return Status::ok();
+    }));
     if (::lseek(fd_, start_, SEEK_SET) != start_) return Status::temp_errno("rewind message");
     return Status::ok();
   }
@@ -167,19 +164,25 @@ class Message {
         QMAIL_RETURN_IF_ERROR(sink(std::string_view(mem_).substr(i, kChunk)));
       return Status::ok();
     }
+    return read_fd(sink);
+  }
+
+  const MessageScan& info() const { return scan_; }
+
+ private:
+  // Reads fd_ to its end in kChunk pieces, each given to `fn`.
+  template <typename F>
+  Status read_fd(F&& fn) {
     std::string buf(kChunk, '\0');
     for (;;) {
       ssize_t n = ::read(fd_, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Status::temp_errno("read message");
       if (n == 0) return Status::ok();
-      QMAIL_RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<std::size_t>(n))));
+      QMAIL_RETURN_IF_ERROR(fn(std::string_view(buf.data(), static_cast<std::size_t>(n))));
     }
   }
 
-  const MessageScan& info() const { return scan_; }
-
- private:
   int fd_;
   bool seekable_ = false;
   off_t start_ = 0;
@@ -316,7 +319,9 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
     return quit('D', "Connected to " + host + " but the message is larger than its limit of " +
                          std::to_string(ext.size_limit) + " bytes. (#5.3.4)\n");
 
-  std::string mail = "MAIL FROM:<" + std::string(sender) + ">";
+  // addr::format_path quotes local parts that are no Dot-string, e.g.
+  // <"a b"@example.test>, as qmail-smtpd's parser (the same module) reads them.
+  std::string mail = "MAIL FROM:" + addr::format_path(sender);
   if (ext.size) mail += " SIZE=" + std::to_string(size);
   if (msg.info().eight_bit() && ext.eightbitmime) mail += " BODY=8BITMIME";
   if (utf8) mail += " SMTPUTF8";
@@ -338,7 +343,7 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
   if (ext.pipelining) {
     // RFC 2920 3.1: MAIL, RCPTs and DATA in one group; DATA last.
     std::string group = mail;
-    for (char* r : rcpts) group += "RCPT TO:<" + std::string(r) + ">\r\n";
+    for (char* r : rcpts) group += "RCPT TO:" + addr::format_path(r) + "\r\n";
     group += "DATA\r\n";
     if (auto s = c.write(group, to); !s.is_ok()) return fail(s);
     auto m = c.read_reply(to);
@@ -365,7 +370,8 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
     if (!m.is_ok()) return fail(m.status());
     if (!m->is_ok()) return rejected(*m, "Connected to " + host + " but sender was rejected");
     for (char* rc : rcpts) {
-      if (auto s = c.write("RCPT TO:<" + std::string(rc) + ">\r\n", to); !s.is_ok()) return fail(s);
+      if (auto s = c.write("RCPT TO:" + addr::format_path(rc) + "\r\n", to); !s.is_ok())
+        return fail(s);
       auto r = c.read_reply(to);
       if (!r.is_ok()) return fail(r.status());
       rcpt_reply(*r);
@@ -455,6 +461,12 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   auto dns_temp = [&] {
     report.message('Z', "Sorry, I couldn't find any host by that name. (#4.1.2)\n");
   };
+  // A failed lookup of `name`: permanent (no such host) or temporary.
+  auto dns_failed = [&](const Status& s, std::string_view name) {
+    if (!s.is_perm()) return dns_temp();
+    report.message('D',
+                   "Sorry, I couldn't find any host named " + std::string(name) + ". (#5.1.2)\n");
+  };
 
   std::vector<MxHost> hosts;
   std::uint16_t port = kSmtpPort;
@@ -481,12 +493,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     } else {
       if (!get_resolver().is_ok()) return dns_temp();
       auto ips = resolver->ip(route->relay);
-      if (!ips.is_ok()) {
-        if (ips.status().is_perm())
-          return report.message(
-              'D', "Sorry, I couldn't find any host named " + route->relay + ". (#5.1.2)\n");
-        return dns_temp();
-      }
+      if (!ips.is_ok()) return dns_failed(ips.status(), route->relay);
       h.ips = *ips;
     }
     hosts.push_back(std::move(h));
@@ -498,12 +505,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   } else {
     if (!get_resolver().is_ok()) return dns_temp();
     auto mxs = resolver->mx(host);
-    if (!mxs.is_ok()) {
-      if (mxs.status().is_perm())
-        return report.message(
-            'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
-      return dns_temp();
-    }
+    if (!mxs.is_ok()) return dns_failed(mxs.status(), host);
     // RFC 7505 3: a null MX ("MX 0 .") says the domain takes no mail.
     for (const auto& m : *mxs)
       if (m.host.empty())
@@ -512,12 +514,7 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     if (mxs->empty()) {
       // RFC 5321 5.1: no MX, so the host itself, as if MX 0.
       auto ips = resolver->ip(host);
-      if (!ips.is_ok()) {
-        if (ips.status().is_perm())
-          return report.message(
-              'D', "Sorry, I couldn't find any host named " + std::string(host) + ". (#5.1.2)\n");
-        return dns_temp();
-      }
+      if (!ips.is_ok()) return dns_failed(ips.status(), host);
       MxHost h;
       h.name = str::lower(host);
       h.ips = *ips;

@@ -48,8 +48,12 @@ Command parse_command(std::string_view line) {
   return c;
 }
 
-Result<MailParams> parse_mail_params(std::string_view rest) {
+Result<MailParams> parse_mail_params(std::string_view rest, bool* unknown) {
   MailParams p;
+  auto not_ours = [&](const char* what) {
+    if (unknown) *unknown = true;
+    return Status::perm(what);
+  };
   bool seen_size = false, seen_body = false;
   for (std::string_view item : str::split(rest, ' ')) {
     if (item.empty()) continue;
@@ -71,13 +75,14 @@ Result<MailParams> parse_mail_params(std::string_view rest) {
       if (str::iequals(value, "8bitmime"))
         p.eight_bit_mime = true;
       else if (!str::iequals(value, "7bit"))
-        return Status::perm("bad BODY parameter");
+        return value.empty() ? Status::perm("bad BODY parameter")
+                             : not_ours("unsupported BODY type");
       seen_body = true;
     } else if (str::iequals(key, "smtputf8")) {
       if (has_value || p.smtputf8) return Status::perm("bad SMTPUTF8 parameter");
       p.smtputf8 = true;
     } else {
-      return Status::perm("unsupported parameter");
+      return not_ours("unsupported parameter");
     }
   }
   return p;

@@ -49,10 +49,12 @@ struct MailParams {
 };
 
 // Parses the text after a MAIL FROM path: space-separated keyword[=value]
-// items. Unknown keywords, repeated ones, bad values: perm errors (the
-// session answers 555 5.5.4). A SIZE beyond 2^63 is clamped, not an error,
-// so that the caller's databytes check refuses it.
-Result<MailParams> parse_mail_params(std::string_view rest);
+// items. Unknown keywords, repeated ones, bad values: perm errors; then
+// `*unknown` (if given) says whether a keyword or value is one we do not
+// implement (RFC 5321: 555) rather than malformed (501). A SIZE beyond
+// 2^63 is clamped, not an error, so that the caller's databytes check
+// refuses it.
+Result<MailParams> parse_mail_params(std::string_view rest, bool* unknown = nullptr);
 
 // RCPT TO takes no parameters from us (no DSN): anything non-blank after
 // the path is an error.

@@ -41,13 +41,14 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
     switch (pos_) {
       case Pos::kLineStart:
         if (c == '.') {
-          pos_ = Pos::kDot;
+          pos_ = Pos::kDot;  // RFC 5321 4.5.2: the first dot of a line is removed
           break;
         }
         [[fallthrough]];
+      case Pos::kDot:
       case Pos::kMid:
         if (c == '\r') {
-          pos_ = Pos::kCr;
+          pos_ = pos_ == Pos::kDot ? Pos::kDotCr : Pos::kCr;
         } else if (c == '\n') {
           state_ = State::kBareLf;
         } else {
@@ -56,38 +57,22 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
         }
         break;
       case Pos::kCr:
-        if (c == '\n') {
-          emit('\n', out);
-          pos_ = Pos::kLineStart;
-        } else if (c == '\r') {
-          emit('\r', out);  // a lone CR is data; the second may start CRLF
-        } else {
-          emit('\r', out);
-          emit(c, out);
-          pos_ = Pos::kMid;
-        }
-        break;
-      case Pos::kDot:
-        // RFC 5321 4.5.2: the first dot of a line is removed.
-        if (c == '\r') {
-          pos_ = Pos::kDotCr;
-        } else if (c == '\n') {
-          state_ = State::kBareLf;
-        } else {
-          emit(c, out);
-          pos_ = Pos::kMid;
-        }
-        break;
       case Pos::kDotCr:
         if (c == '\n') {
-          state_ = State::kDone;
-        } else if (c == '\r') {
-          emit('\r', out);
-          pos_ = Pos::kCr;
+          if (pos_ == Pos::kDotCr) {
+            state_ = State::kDone;  // CRLF "." CRLF
+          } else {
+            emit('\n', out);
+            pos_ = Pos::kLineStart;
+          }
         } else {
-          emit('\r', out);
-          emit(c, out);
-          pos_ = Pos::kMid;
+          emit('\r', out);  // a lone CR is data
+          if (c == '\r') {
+            pos_ = Pos::kCr;  // the second CR may start CRLF
+          } else {
+            emit(c, out);
+            pos_ = Pos::kMid;
+          }
         }
         break;
     }

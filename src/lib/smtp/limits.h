@@ -27,10 +27,10 @@ inline constexpr std::size_t kMaxDomain = 255;
 // accepts longer lines, and so do we: DATA is a byte stream here, so long
 // lines cost no memory. The only bound on a message is databytes.
 
-// qmail-smtpd(8) databytes, when control/databytes is missing. qmail's
-// default was 0 (no limit); ours is finite.
-inline constexpr std::uint64_t kDefaultDatabytes = 10 * 1024 * 1024;
-// databytes 0 (qmail's "no limit") or anything larger is capped here.
+// qmail-smtpd(8) databytes: "0 for no limit. Default: 0." We keep a
+// finite hard cap instead of "no limit": databytes 0, a missing
+// control/databytes and anything larger all mean kMaxDatabytes.
+inline constexpr std::uint64_t kDefaultDatabytes = 0;
 inline constexpr std::uint64_t kMaxDatabytes = std::uint64_t{2} * 1024 * 1024 * 1024;
 
 // RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.
@@ -43,7 +43,10 @@ inline constexpr unsigned kMaxHops = 100;
 
 // Unknown commands, syntax errors, over-long lines, refused recipients:
 // after this many the session ends with 421 4.7.0 (a limit qmail lacks).
-inline constexpr unsigned kMaxErrors = 20;
+// High enough that no client following RFC 5321 meets it (a sender with
+// many refused recipients goes on getting 553s), low enough to end a
+// dictionary attack on recipients.cdb.
+inline constexpr unsigned kMaxErrors = 100;
 
 // qmail-smtpd(8) timeoutsmtpd: seconds to wait for each new buffer of
 // data from the client (and for the client to take our replies).

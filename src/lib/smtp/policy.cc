@@ -22,20 +22,24 @@ RcptHosts& RcptHosts::operator=(RcptHosts&&) noexcept = default;
 
 RcptHosts RcptHosts::from_lines(const std::vector<std::string>& lines) {
   RcptHosts r;
+  r.supplied_ = true;
   for (const auto& l : lines) r.hosts_.insert(str::lower(l));
   return r;
 }
 
 Result<RcptHosts> RcptHosts::load() {
+  // qmail-smtpd(8): "If rcpthosts is supplied, qmail-smtpd will reject any
+  // envelope recipient address with a domain not listed".
+  QMAIL_ASSIGN_OR_RETURN(auto first, control::read_line("rcpthosts"));
+  if (!first) return RcptHosts();
   QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("rcpthosts"));
   RcptHosts r = from_lines(lines);
   QMAIL_ASSIGN_OR_RETURN(r.cdb_, cdb::Reader::open(home::path("control/morercpthosts.cdb")));
   return r;
 }
 
-bool RcptHosts::empty() const { return hosts_.empty() && !cdb_; }
-
 Result<bool> RcptHosts::allows(std::string_view domain) const {
+  if (!supplied_) return true;
   std::string d = str::lower(domain);
   auto has = [&](std::string_view key) -> Result<bool> {
     if (hosts_.count(std::string(key))) return true;

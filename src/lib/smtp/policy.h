@@ -19,7 +19,10 @@ namespace qmail::smtp {
 
 // Allowed RCPT domains: control/rcpthosts (exact names and ".suffix"
 // wildcards) plus control/morercpthosts.cdb (same keys, built by
-// qmail-newmrh). Domains are compared in lowercase.
+// qmail-newmrh). Domains are compared in lowercase. As qmail-smtpd(8)
+// says, the check applies only "if rcpthosts is supplied": without
+// control/rcpthosts every domain is allowed (morercpthosts is then
+// ignored, being only "appended to rcpthosts").
 class RcptHosts {
  public:
   RcptHosts();
@@ -27,19 +30,22 @@ class RcptHosts {
   RcptHosts(RcptHosts&&) noexcept;
   RcptHosts& operator=(RcptHosts&&) noexcept;
 
-  // Reads both files from the home. Missing files are empty. Errors: temp
-  // when a file exists but cannot be read.
+  // Reads both files from the home. A missing morercpthosts.cdb is empty;
+  // a missing rcpthosts allows everything. Errors: temp when a file exists
+  // but cannot be read.
   static Result<RcptHosts> load();
   // For tests: the rcpthosts lines given, no cdb.
   static RcptHosts from_lines(const std::vector<std::string>& lines);
 
   // Is `domain` (any case) allowed: "x.y" matches line "x.y", and any
-  // line ".y" or ".x.y"? Errors: temp when the cdb is corrupt.
+  // line ".y" or ".x.y"? Always true without control/rcpthosts. Errors:
+  // temp when the cdb is corrupt.
   Result<bool> allows(std::string_view domain) const;
-  // Neither file had any entry.
-  bool empty() const;
+  // control/rcpthosts exists (even empty: then only morercpthosts counts).
+  bool supplied() const { return supplied_; }
 
  private:
+  bool supplied_ = false;
   std::unordered_set<std::string> hosts_;
   std::unique_ptr<cdb::Reader> cdb_;
 };

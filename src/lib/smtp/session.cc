@@ -25,8 +25,10 @@ constexpr std::string_view kNotInRcptHosts =
     "553 5.7.1 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n";
 
 bool safe_char(char c) {
+  // qmail's Received line keeps these; we also keep '_' (common in HELO).
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-' || c == '_' || c == ':' || c == '+' || c == '=' || c == '@';
+         c == '-' || c == '_' || c == ':' || c == '+' || c == '=' || c == '@' || c == '%' ||
+         c == '/';
 }
 
 std::string safe(std::string_view s) {
@@ -60,13 +62,14 @@ class Session {
     has_mail_ = false;
     sender_.clear();
     rcpts_.clear();
+    rcpt_tried_ = false;
     barf_ = false;
     smtputf8_ = false;
   }
   bool relay_ok() const {
     return c_.relayclient.has_value() || (ch_.tls() && ch_.tls()->client_verified());
   }
-  void helo(std::string_view arg, bool ehlo);
+  bool helo(std::string_view arg, bool ehlo);
   bool mail(std::string_view arg);
   bool rcpt(std::string_view arg);
   bool data();
@@ -79,6 +82,7 @@ class Session {
   std::string helo_;
   bool esmtp_ = false;
   bool has_mail_ = false;
+  bool rcpt_tried_ = false;  // some RCPT was given in this transaction
   bool barf_ = false;
   bool smtputf8_ = false;
   std::string sender_;
@@ -102,24 +106,34 @@ std::string Session::proto() const {
 }
 
 void Session::timeout_exit() {
-  reply("451 4.4.2 timeout (#4.4.2)\r\n");
+  // RFC 5321 3.8 / 4.2.3: 421 when the server closes the channel (qmail
+  // said 451 here).
+  reply("421 4.4.2 timeout (#4.4.2)\r\n");
   (void)ch_.flush();
 }
 
-void Session::helo(std::string_view arg, bool ehlo) {
+bool Session::helo(std::string_view arg, bool ehlo) {
+  std::string_view name = str::trim(arg);
+  // RFC 5321 4.1.1.1: HELO and EHLO take a domain or address literal.
+  if (name.empty())
+    return error(ehlo ? "501 5.5.4 syntax: EHLO hostname (#5.5.4)\r\n"
+                      : "501 5.5.4 syntax: HELO hostname (#5.5.4)\r\n");
   reset_tx();
-  helo_.assign(str::trim(arg).substr(0, kMaxHelo));
+  helo_.assign(name.substr(0, kMaxHelo));
   esmtp_ = ehlo;
+  // qmail-smtpd answers HELO, EHLO and QUIT with smtpgreeting, whose first
+  // word is the host's name (RFC 5321 4.1.1.1: "250 Domain [greeting]").
   if (!ehlo) {
-    reply("250 " + c_.me + "\r\n");
-    return;
+    reply("250 " + c_.greeting + "\r\n");
+    return true;
   }
-  std::string r = "250-" + c_.me + "\r\n250-PIPELINING\r\n250-8BITMIME\r\n";
+  std::string r = "250-" + c_.greeting + "\r\n250-PIPELINING\r\n250-8BITMIME\r\n";
   r += "250-SIZE " + std::to_string(c_.databytes) + "\r\n";
   r += "250-ENHANCEDSTATUSCODES\r\n";
   if (c_.tls && !ch_.in_tls()) r += "250-STARTTLS\r\n";
   r += "250 SMTPUTF8\r\n";
   reply(r);
+  return true;
 }
 
 bool Session::mail(std::string_view arg) {
@@ -130,8 +144,14 @@ bool Session::mail(std::string_view arg) {
   MailParams params;
   if (!str::trim(p->rest).empty()) {
     if (!esmtp_) return error("555 5.5.4 parameters need EHLO (#5.5.4)\r\n");
-    auto mp = parse_mail_params(p->rest);
-    if (!mp.is_ok()) return error("555 5.5.4 " + mp.status().message() + " (#5.5.4)\r\n");
+    bool unknown = false;
+    auto mp = parse_mail_params(p->rest, &unknown);
+    if (!mp.is_ok()) {
+      // RFC 5321 4.2.2: 555 for a parameter we do not know, 501 for a
+      // known one with a bad value (RFC 1870 size-value, RFC 6152 BODY).
+      int code = unknown ? 555 : 501;
+      return error(std::to_string(code) + " 5.5.4 " + mp.status().message() + " (#5.5.4)\r\n");
+    }
     params = *mp;
   }
   // RFC 1870 6.1: refuse at once what would exceed databytes.
@@ -151,6 +171,7 @@ bool Session::mail(std::string_view arg) {
 
 bool Session::rcpt(std::string_view arg) {
   if (!has_mail_) return error("503 5.5.1 MAIL first (#5.5.1)\r\n");
+  rcpt_tried_ = true;
   auto p = addr::parse_path(arg);
   if (!p.is_ok())
     return error("501 5.1.3 bad recipient address syntax: " + p.status().message() +
@@ -158,7 +179,8 @@ bool Session::rcpt(std::string_view arg) {
   if (!check_rcpt_params(p->rest).is_ok())
     return error("555 5.5.4 unsupported parameter (#5.5.4)\r\n");
   addr::EnvelopePath& path = p->path;
-  if (path.null) return error("553 5.1.3 empty recipient address (#5.1.3)\r\n");
+  // RFC 5321 4.1.2: a Forward-path is never empty.
+  if (path.null) return error("501 5.1.3 empty recipient address (#5.1.3)\r\n");
   if (barf_)
     return error("553 5.7.1 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n");
   if (path.eight_bit && !smtputf8_)
@@ -211,7 +233,10 @@ bool Session::rcpt(std::string_view arg) {
 
 bool Session::data() {
   if (!has_mail_) return error("503 5.5.1 MAIL first (#5.5.1)\r\n");
-  if (rcpts_.empty()) return error("503 5.5.1 RCPT first (#5.5.1)\r\n");
+  // RFC 5321 3.3: 503 when no RCPT was given, 554 when all were refused.
+  if (rcpts_.empty())
+    return error(rcpt_tried_ ? "554 5.5.1 no valid recipients (#5.5.1)\r\n"
+                             : "503 5.5.1 RCPT first (#5.5.1)\r\n");
   auto sub = queue::Submission::start();
   if (!sub.is_ok()) {
     log::warn("unable to start qmail-queue: " + sub.status().message());
@@ -254,6 +279,7 @@ bool Session::data() {
     reply("554 5.4.6 too many hops, this message is looping (#5.4.6)\r\n");
     return true;
   }
+  pid_t qp = sub->pid();  // qmail-log(5) "qp": gone after finish()
   auto code = sub->finish(sender, rcpts);
   if (!code.is_ok()) {
     log::warn("qmail-queue: " + code.status().message());
@@ -264,7 +290,8 @@ bool Session::data() {
     reply(format_reply(queue_exit::is_perm(*code) ? 554 : 451, queue_exit::describe(*code)));
     return true;
   }
-  reply("250 2.0.0 ok " + std::to_string(now) + "\r\n");
+  // qmail-smtpd's "250 ok <time> qp <pid of qmail-queue>".
+  reply("250 2.0.0 ok " + std::to_string(now) + " qp " + std::to_string(qp) + "\r\n");
   return true;
 }
 
@@ -289,16 +316,16 @@ bool Session::dispatch(std::string_view line) {
   Command cmd = parse_command(line);
   switch (cmd.verb) {
     case Verb::kHelo:
-      helo(cmd.arg, false);
-      return true;
+      return helo(cmd.arg, false);
     case Verb::kEhlo:
-      helo(cmd.arg, true);
-      return true;
+      return helo(cmd.arg, true);
     case Verb::kMail:
       if (cmd.bad_syntax) return error("501 5.5.4 syntax: MAIL FROM:<address> (#5.5.4)\r\n");
       return mail(cmd.arg);
     case Verb::kRcpt:
-      if (cmd.bad_syntax) return error("501 5.5.4 syntax: RCPT TO:<address> (#5.5.4)\r\n");
+      // Out of sequence first, as qmail-smtpd: "503 MAIL first".
+      if (cmd.bad_syntax && has_mail_)
+        return error("501 5.5.4 syntax: RCPT TO:<address> (#5.5.4)\r\n");
       return rcpt(cmd.arg);
     case Verb::kData:
       return data();
@@ -316,7 +343,7 @@ bool Session::dispatch(std::string_view line) {
       reply("214 2.0.0 qmail home page: https://cr.yp.to/qmail.html\r\n");
       return true;
     case Verb::kQuit:
-      reply("221 2.0.0 " + c_.me + "\r\n");
+      reply("221 2.0.0 " + c_.greeting + "\r\n");
       return false;
     case Verb::kStartTls:
       return starttls(cmd.arg);
@@ -393,10 +420,18 @@ std::string received_line(std::string_view helo, std::string_view remotehost,
 
 Result<Config> load_config() {
   Config c;
+  // qmail-smtpd(8) smtpgreeting: "Default: me, if that is supplied;
+  // otherwise qmail-smtpd will refuse to run." Without me, the greeting's
+  // first word (the host's name) stands in for it.
   QMAIL_ASSIGN_OR_RETURN(auto me, control::me());
-  if (!me || me->empty()) return Status::temp("control/me is missing (#4.3.0)");
-  c.me = *me;
-  QMAIL_ASSIGN_OR_RETURN(c.greeting, control::read_line_or_me("smtpgreeting", c.me));
+  QMAIL_ASSIGN_OR_RETURN(auto greeting, control::read_line("smtpgreeting"));
+  if (greeting && !greeting->empty())
+    c.greeting = *greeting;
+  else if (me && !me->empty())
+    c.greeting = *me;
+  else
+    return Status::temp("control/me and control/smtpgreeting are missing (#4.3.0)");
+  c.me = me && !me->empty() ? *me : c.greeting.substr(0, c.greeting.find(' '));
   QMAIL_ASSIGN_OR_RETURN(c.localiphost, control::read_line_or_me("localiphost", c.me));
   QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", c.me));
   std::uint64_t databytes;
@@ -407,7 +442,7 @@ Result<Config> load_config() {
   } else {
     QMAIL_ASSIGN_OR_RETURN(databytes, control::read_uint("databytes", kDefaultDatabytes));
   }
-  // qmail's 0 ("no limit") becomes our finite ceiling.
+  // qmail's 0 ("no limit", also the default) becomes our finite ceiling.
   if (databytes == 0 || databytes > kMaxDatabytes) databytes = kMaxDatabytes;
   c.databytes = databytes;
   QMAIL_ASSIGN_OR_RETURN(c.maxrcpt, control::read_uint("maxrcpt", kDefaultMaxRcpt));
@@ -434,8 +469,8 @@ Result<Config> load_config() {
     else
       log::warn("STARTTLS disabled: " + ctx.status().message());
   }
-  if (c.rcpthosts.empty() && !c.relayclient)
-    log::warn("control/rcpthosts is empty: refusing every recipient with a domain");
+  if (!c.rcpthosts.supplied() && !c.relayclient)
+    log::warn("control/rcpthosts does not exist: accepting every recipient (qmail-smtpd(8))");
   return c;
 }
 

@@ -236,39 +236,3 @@ TEST(Addr, NulIsAnAtomByte) {
 
 }  // namespace
 }  // namespace qmail::addr
-
-namespace qmail::addr {
-namespace {
-
-TEST(Addr, SmtpPath) {
-  struct Case {
-    const char* in;
-    const char* address;
-    const char* params;
-  } cases[] = {
-      {"<a@b>", "a@b", ""},
-      {" <a@b> SIZE=100 BODY=8BITMIME", "a@b", "SIZE=100 BODY=8BITMIME"},
-      {"<>", "", ""},
-      {"a@b", "a@b", ""},
-      {"a@b SIZE=1", "a@b", "SIZE=1"},
-      {"<@r1,@r2:a@b>", "a@b", ""},
-      {"<\"a b\"@c>", "a b@c", ""},
-      {"<\"a\\\"q\"@c>", "a\"q@c", ""},
-      {"<The\\ Almighty.One@heaven.af.mil>", "The Almighty.One@heaven.af.mil", ""},
-      {"<\"a>b\"@c>", "a>b@c", ""},
-      {"<a@[127.0.0.1]>", "a@[127.0.0.1]", ""},
-      {"<\xc3\xa9@x>", "\xc3\xa9@x", ""},
-  };
-  for (const auto& c : cases) {
-    auto r = parse_smtp_path(c.in);
-    ASSERT_TRUE(r.is_ok()) << c.in;
-    EXPECT_EQ(r->address, c.address) << c.in;
-    EXPECT_EQ(r->params, c.params) << c.in;
-  }
-  for (const char* bad : {"<a@b", "<\"a@b>", "<a\r@b>"})
-    EXPECT_FALSE(parse_smtp_path(bad).is_ok()) << bad;
-  EXPECT_FALSE(parse_smtp_path(std::string_view("<a\0b>", 5)).is_ok());
-}
-
-}  // namespace
-}  // namespace qmail::addr

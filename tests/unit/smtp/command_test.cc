@@ -64,6 +64,20 @@ TEST(Command, MailParams) {
   for (const char* b : bad) EXPECT_FALSE(parse_mail_params(b).is_ok()) << b;
 }
 
+TEST(Command, MailParamsUnknownVersusMalformed) {
+  // RFC 5321 4.2.2: 555 for what we do not implement, 501 for bad syntax.
+  for (const char* b : {"FOO", "BODY=BINARYMIME", "RET=HDRS", "SIZE=1 ENVID=x"}) {
+    bool unknown = false;
+    EXPECT_FALSE(parse_mail_params(b, &unknown).is_ok()) << b;
+    EXPECT_TRUE(unknown) << b;
+  }
+  for (const char* b : {"SIZE", "SIZE=x", "SIZE=1 SIZE=2", "BODY", "SMTPUTF8=yes"}) {
+    bool unknown = false;
+    EXPECT_FALSE(parse_mail_params(b, &unknown).is_ok()) << b;
+    EXPECT_FALSE(unknown) << b;
+  }
+}
+
 TEST(Command, RcptParams) {
   EXPECT_TRUE(check_rcpt_params("").is_ok());
   EXPECT_TRUE(check_rcpt_params("   ").is_ok());

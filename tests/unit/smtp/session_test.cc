@@ -42,7 +42,12 @@ TEST(RcptHosts, ExactAndWildcards) {
                {"evil.test", false},      {"", false},
                {"example.test.", false}};
   for (const auto& c : cases) EXPECT_EQ(*r.allows(c.domain), c.want) << c.domain;
-  EXPECT_TRUE(RcptHosts::from_lines({}).empty());
+  // An empty (but supplied) rcpthosts allows nothing; a missing one
+  // (default-constructed) allows everything, as qmail-smtpd(8) says.
+  EXPECT_TRUE(RcptHosts::from_lines({}).supplied());
+  EXPECT_FALSE(*RcptHosts::from_lines({}).allows("example.test"));
+  EXPECT_FALSE(RcptHosts().supplied());
+  EXPECT_TRUE(*RcptHosts().allows("anything.test"));
 }
 
 TEST(BadMailFrom, AddressesAndHosts) {
