@@ -1,5 +1,7 @@
 // sendmail(8): qmail's sendmail wrapper; runs qmail-inject (or qmail-qread,
-// qmail-smtpd) as inject::plan_sendmail decides.
+// qmail-smtpd) as inject::plan_sendmail decides. qmail-inject runs in this
+// process (the same code, under its own name) rather than by exec: one
+// program start less per message.
 #include "inject/sendmail.h"
 
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "base/log.h"
 #include "base/run_program.h"
 #include "home/home.h"
+#include "inject/inject.h"
 
 namespace {
 
@@ -44,8 +47,16 @@ int sendmail_main(std::span<char*> args) {
       return exec_program("qmail-qread", {});
     case Action::kSmtpd:
       return exec_program("qmail-smtpd", {});
-    case Action::kInject:
-      return exec_program("qmail-inject", p.args);
+    case Action::kInject: {
+      std::vector<std::string> copy = p.args;
+      std::vector<char*> argv;
+      std::string name = "qmail-inject";
+      argv.push_back(name.data());
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      return qmail::run_program("qmail-inject", static_cast<int>(argv.size() - 1), argv.data(),
+                                qmail::inject::run);
+    }
   }
   return qmail::exitcode::kTemp;
 }

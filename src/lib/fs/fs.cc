@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <thread>
 
 #include "io/io.h"
 
@@ -34,9 +37,7 @@ Result<Fd> open_append(const std::string& path, mode_t mode) {
 Result<Fd> open_trunc(const std::string& path, mode_t mode) {
   return do_open(path, O_WRONLY | O_CREAT | O_TRUNC, mode, "unable to open");
 }
-Result<Fd> open_rw(const std::string& path) {
-  return do_open(path, O_RDWR, 0, "unable to open");
-}
+Result<Fd> open_rw(const std::string& path) { return do_open(path, O_RDWR, 0, "unable to open"); }
 Result<Fd> open_dir(const std::string& path) {
   return do_open(path, O_RDONLY | O_DIRECTORY, 0, "unable to open directory");
 }
@@ -57,6 +58,48 @@ Status fsync_dir(const std::string& path) {
   QMAIL_ASSIGN_OR_RETURN(Fd fd, open_dir(path));
   if (::fsync(fd.get()) != 0) return Status::temp_errno("fsync directory " + path);
   return Status::ok();
+}
+
+Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs) {
+  std::vector<Fd> dir_fds;
+  Status first = Status::ok();
+  if (!dirsync_disabled()) {
+    for (const auto& d : dirs) {
+      auto fd = open_dir(d);
+      if (!fd.is_ok()) {
+        if (first.is_ok()) first = fd.status();
+        continue;
+      }
+      dir_fds.push_back(std::move(*fd));
+    }
+  }
+  std::vector<int> fds;
+  for (const Fd* f : files) fds.push_back(f->get());
+  for (const Fd& f : dir_fds) fds.push_back(f.get());
+  if (fds.empty()) return first;
+
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> failed_errno{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < fds.size();)
+      if (::fsync(fds[i]) != 0) {
+        int zero = 0;
+        failed_errno.compare_exchange_strong(zero, errno);
+      }
+  };
+  std::vector<std::thread> threads;
+  std::size_t extra = std::min(fds.size(), kMaxParallelSyncs) - 1;
+  for (std::size_t i = 0; i < extra; ++i) {
+    try {
+      threads.emplace_back(worker);
+    } catch (...) {
+      break;  // fewer threads: the others take more each
+    }
+  }
+  worker();
+  for (auto& t : threads) t.join();
+  if (first.is_ok() && failed_errno != 0) first = Status::temp_errno("fsync", failed_errno.load());
+  return first;
 }
 
 Status link(const std::string& from, const std::string& to) {
@@ -120,8 +163,8 @@ std::string dirname(std::string_view path) {
 Status write_file_durable(const std::string& path, std::string_view data, mode_t mode) {
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
   {
-    QMAIL_ASSIGN_OR_RETURN(Fd fd, do_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode,
-                                          "unable to create"));
+    QMAIL_ASSIGN_OR_RETURN(Fd fd,
+                           do_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode, "unable to create"));
     Status s = io::write_all(fd.get(), data);
     if (s.is_ok()) s = fsync(fd);
     if (!s.is_ok()) {

@@ -107,21 +107,31 @@ int sync_dir(const std::string& dir) {
   return fs::fsync_dir(dir).is_ok() ? 0 : queue_exit::kWriteError;
 }
 
-// fsyncs the mess file and its directory on a second thread while this
-// one fsyncs the intd file: 0 when all three are durable.
+// fsyncs the mess file, its directory and the intd file at the same time
+// (two more threads): 0 when all three are durable. The disk takes
+// concurrent flushes far faster than the same flushes one after another.
 int sync_parallel(int mess_fd, const std::string& mess_dir, int intd_fd) {
-  std::atomic<int> mess_rc{queue_exit::kWriteError};
-  std::thread t;
-  try {
-    t = std::thread(
-        [&] { mess_rc = sync_file(mess_fd) ? queue_exit::kWriteError : sync_dir(mess_dir); });
-  } catch (...) {
-    // No thread to be had: the same fsyncs one after another.
-    mess_rc = sync_file(mess_fd) ? queue_exit::kWriteError : sync_dir(mess_dir);
+  std::atomic<int> rcs[3] = {queue_exit::kWriteError, queue_exit::kWriteError,
+                             queue_exit::kWriteError};
+  auto job = [&](int i) {
+    if (i == 0) rcs[0] = sync_file(mess_fd);
+    if (i == 1) rcs[1] = sync_dir(mess_dir);
+    if (i == 2) rcs[2] = sync_file(intd_fd);
+  };
+  std::thread threads[2];
+  for (int i = 0; i < 2; ++i) {
+    try {
+      threads[i] = std::thread(job, i);
+    } catch (...) {
+      job(i);  // no thread to be had: this one does it
+    }
   }
-  int intd_rc = sync_file(intd_fd);
-  if (t.joinable()) t.join();
-  return mess_rc != 0 ? mess_rc.load() : intd_rc;
+  job(2);
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
+  for (auto& rc : rcs)
+    if (rc != 0) return rc;
+  return 0;
 }
 
 // Copies the message from `in` to the mess file.
@@ -223,9 +233,8 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
 
   // Before todo/<id> may name them: the message bytes, the mess/<s>/<id>
   // name and the envelope bytes (todo/<id> will be a second name of the
-  // intd inode) must be on disk. The three fsyncs are issued together, so
-  // the filesystem can make them durable in one journal commit instead of
-  // three in a row.
+  // intd inode) must be on disk. The three fsyncs are issued together:
+  // one wait for the disk instead of three.
   if (int rc = sync_parallel(mess.get(), q.split_dir("mess", id), intd.get())) return rc;
   if (::close(mess.release()) != 0) return queue_exit::kWriteError;
   if (::close(intd.release()) != 0) return queue_exit::kWriteError;

@@ -231,9 +231,8 @@ void Send::scan_todo() {
 // anywhere here just makes us (or our successor) preprocess it again from
 // scratch: the files are rewritten with O_TRUNC, and no delivery is
 // started before qmail-clean's '+' (so no 'D' mark can be lost by the
-// rewrite). A batch is written first and fsynced after (group commit): the
-// first fsync makes the filesystem commit the whole batch, the others find
-// little left to do.
+// rewrite). A batch is written first and then fsynced with all its
+// directories at once (group commit).
 void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   struct Work {
     std::uint64_t id;
@@ -326,11 +325,10 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
 
   // The files' bytes, then their names, must be durable before todo/<id>
   // may go.
-  bool durable = true;
-  for (const Fd& fd : written)
-    if (!fs::fsync(fd).is_ok()) durable = false;
-  for (const std::string& dir : dirs)
-    if (durable && !fs::fsync_dir(dir).is_ok()) durable = false;
+  // All at once (fs::fsync_all): one wait for the disk for the batch.
+  std::vector<const Fd*> files;
+  for (const Fd& fd : written) files.push_back(&fd);
+  bool durable = fs::fsync_all(files, {dirs.begin(), dirs.end()}).is_ok();
   written.clear();
   if (!durable) {
     logline("warning: trouble fsyncing info, local or remote; will try again later");
@@ -602,9 +600,11 @@ bool Send::mark_done(Msg& m, int c, std::size_t i) {
 }
 
 void Send::sync_marks() {
-  for (auto& [path, fd] : marked_)
-    if (!fs::fsync(fd).is_ok())
-      logline("warning: trouble fsyncing " + path + "; a crash now would repeat deliveries");
+  if (marked_.empty()) return;
+  std::vector<const Fd*> files;
+  for (auto& [path, fd] : marked_) files.push_back(&fd);
+  if (!fs::fsync_all(files, {}).is_ok())
+    logline("warning: trouble fsyncing recipient lists; a crash now would repeat deliveries");
   marked_.clear();
 }
 
