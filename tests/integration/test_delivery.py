@@ -215,7 +215,7 @@ class DeliveryTest(HomeTestCase):
         wait_for(lambda: h.maildir(alice), 30, "alice's message")
         wait_for(lambda: not os.path.exists(old), 30, "the old mess file to go")
         self.assertTrue(os.path.exists(young))
-        self.assertRegex(h.log(), r"(?m)^warning: removed unfinished message mess/")
+        self.assertRegex(h.log(), r"(?m)^warning: removing unfinished message mess/")
 
     def test_info_without_mess_is_a_finished_message(self):
         """Only qmail-clean's x removes the mess file of a message with

@@ -440,21 +440,22 @@ class Data(Conformance):
         self.assertEqual(self.code_list(envelope(), DATABYTES="1000")[-1], 250)
         self.assertEqual(self.code_list(envelope(), DATABYTES="10")[-1], 552)
 
-    def test_databytes_zero_and_missing_mean_no_small_limit(self):
-        # qmail-smtpd(8): "0 for no limit. Default: 0." We cap at 2 GiB
-        # (docs/smtpd.md); a message bigger than any old default passes.
+    def test_databytes_zero_means_no_limit_and_missing_means_10mb(self):
+        # qmail-smtpd(8): "0 for no limit." (capped at 2 GiB here). Without
+        # control/databytes the limit is 10 MB, not qmail's unlimited
+        # default (docs/smtpd.md).
         big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 11 * 1024
-        for setting in (None, "0\n"):
-            if setting is None:
-                try:
-                    os.unlink(self.home.path("control", "databytes"))
-                except FileNotFoundError:
-                    pass
-            else:
-                self.home.control("databytes", setting)
-            r = self.session(envelope(msg=big) + b"QUIT\r\n")
-            self.assertEqual(r[-2][0], 250, setting)
-        self.assertEqual(len(self.queued()), 2)
+        try:
+            os.unlink(self.home.path("control", "databytes"))
+        except FileNotFoundError:
+            pass
+        r = self.session(b"EHLO c\r\n" + envelope(msg=big) + b"QUIT\r\n")
+        self.assertIn("SIZE 10485760", [l for _, lines in r for l in lines])
+        self.assertEqual(r[-2][0], 552)
+        self.home.control("databytes", "0\n")
+        r = self.session(envelope(msg=big) + b"QUIT\r\n")
+        self.assertEqual(r[-2][0], 250)
+        self.assertEqual(len(self.queued()), 1)
 
     def test_hop_count(self):
         # qmail-smtpd(8): 100 or more Received/Delivered-To fields: refused.

@@ -67,7 +67,7 @@ def run_torture(test, messages, kills, seed, threads=4, variety=True, drain_time
             last = time.time()
             tl.log("torture: %d/%d injected, %d kills, %d restarts"
                    % (inj.progress(), messages, len(killer.done), system.restarts))
-    killer.join(60)
+    killer.join(300)
     test.assertFalse(killer.is_alive(), "killer thread hangs")
     if killer.error:
         raise killer.error

@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/strings.h"
@@ -138,8 +139,8 @@ class Send {
   void end_round(Msg& m, int c);
   void schedule(Msg& m, int c, std::int64_t when);
   // pipes
-  bool clean(char cmd, std::uint64_t id);
-  std::vector<bool> clean_batch(char cmd, const std::vector<std::uint64_t>& ids);
+  void clean_send(char cmd, const std::vector<std::uint64_t>& ids);
+  bool read_clean();
   void sync_marks();
   void flush_spawn(int c);
   bool read_spawn(int c);
@@ -169,8 +170,14 @@ class Send {
   Fd trigger_writer_;
   std::int64_t next_scan_ = 0;
   std::int64_t next_mess_sweep_ = 0;
-  // Recipient lists with 'D' marks not yet fsynced (see mark_done).
-  std::map<std::string, Fd> marked_;
+  // Recipient lists with 'D' marks not yet fsynced (see mark_done), with
+  // their message ids.
+  std::map<std::string, std::pair<std::uint64_t, Fd>> marked_;
+  // Requests written to qmail-clean whose replies have not come yet, in
+  // order; and failed ones to send again at their time.
+  std::deque<std::pair<char, std::uint64_t>> clean_inflight_;
+  std::set<std::tuple<std::int64_t, char, std::uint64_t>> clean_retry_;
+  bool clean_gone_ = false;  // EOF from qmail-clean after TERM
 };
 
 void Send::logline(std::string_view line) {
@@ -344,19 +351,13 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     done.push_back(w.id);
   }
   // qmail-clean removes intd/<id> and todo/<id>, all of the batch in one
-  // go. A crash after this leaves info/local/remote, which a restart loads
-  // (scan_info).
-  std::vector<bool> cleaned = clean_batch('i', done);
-  for (std::size_t i = 0; i < done.size(); ++i) {
-    if (!cleaned[i]) {
-      logline("warning: qmail-clean unable to clean up todo/" + std::to_string(done[i]) +
-              "; will try again later");
-      retry(done[i]);
-      continue;
-    }
-    todo_known_.erase(done[i]);
-    load_message(done[i]);
-  }
+  // go, while we go on: info/local/remote are durable, so the message is
+  // ours now. A crash before todo/<id> is gone for good only makes the
+  // restart preprocess (and deliver) it again. todo_known_ keeps the id
+  // until qmail-clean's '+' (read_clean), so a rescan of todo/ meanwhile
+  // does not take it up again.
+  clean_send('i', done);
+  for (std::uint64_t id : done) load_message(id);
 }
 
 // Debris of qmail-queue runs that died before their commit: a mess file
@@ -375,8 +376,8 @@ void Send::sweep_mess() {
       auto st = fs::stat(q_.mess(*id));
       if (!st.is_ok() || st->st_mtime + queue::clean::kOssified >= t) continue;
       if (fs::exists(q_.todo(*id)) || fs::exists(q_.info(*id))) continue;
-      if (clean('x', *id))
-        logline("warning: removed unfinished message mess/" + std::to_string(s) + "/" + n);
+      logline("warning: removing unfinished message mess/" + std::to_string(s) + "/" + n);
+      clean_send('x', {*id});
     }
   }
 }
@@ -480,29 +481,21 @@ void Send::check_message(std::uint64_t id) {
     return;
   }
   if (m.ch[0].pending() || m.ch[1].pending()) return;
-  // Done. Unlinking the lists first: a crash after it leaves info/<id>
-  // without lists, which a restart treats as done and finishes here.
-  for (const std::string& p : {q_.local(id), q_.remote(id)}) {
+  // Done. The lists go first: a crash after that leaves info/<id> without
+  // lists, which a restart treats as done and finishes here. Then info;
+  // then qmail-clean removes the mess file (and any intd/todo), while we go
+  // on. A crash before the mess file is gone leaves it without info or
+  // todo: sweep_mess() has it removed when it is old. While the mess file
+  // exists no new message can have this id (its inode number), so the id
+  // is never reused before every file of this message is gone.
+  for (const std::string& p : {q_.local(id), q_.remote(id), q_.info(id)}) {
     if (!fs::unlink(p).is_ok()) {
       logline("warning: unable to unlink " + p + "; will try again later");
       recheck_.insert({now() + kTroubleDelay, id});
       return;
     }
   }
-  // qmail-clean removes mess/<id> (and any intd/todo). info/<id> goes
-  // last, so a crash before this point repeats the cleanup.
-  if (!clean('x', id)) {
-    logline("warning: qmail-clean unable to clean up mess/" + std::to_string(id % queue::kSplit) +
-            "/" + std::to_string(id) + "; will try again later");
-    recheck_.insert({now() + kTroubleDelay, id});
-    return;
-  }
-  std::string info_path = q_.info(id);
-  if (!fs::unlink(info_path).is_ok()) {
-    logline("warning: unable to unlink " + info_path + "; will try again later");
-    recheck_.insert({now() + kTroubleDelay, id});
-    return;
-  }
+  clean_send('x', {id});
   logline("end msg " + std::to_string(id));
   msgs_.erase(it);
 }
@@ -582,12 +575,12 @@ bool Send::mark_done(Msg& m, int c, std::size_t i) {
   if (it == marked_.end()) {
     auto fd = fs::open_rw(path);
     ok = fd.is_ok();
-    if (ok) it = marked_.emplace(path, std::move(*fd)).first;
+    if (ok) it = marked_.emplace(path, std::make_pair(m.id, std::move(*fd))).first;
   }
   if (ok) {
     ssize_t n;
     do {
-      n = ::pwrite(it->second.get(), "D", 1, static_cast<off_t>(m.ch[c].rcpts[i].offset));
+      n = ::pwrite(it->second.second.get(), "D", 1, static_cast<off_t>(m.ch[c].rcpts[i].offset));
     } while (n < 0 && errno == EINTR);
     ok = n == 1;
   }
@@ -602,7 +595,16 @@ bool Send::mark_done(Msg& m, int c, std::size_t i) {
 void Send::sync_marks() {
   if (marked_.empty()) return;
   std::vector<const Fd*> files;
-  for (auto& [path, fd] : marked_) files.push_back(&fd);
+  for (auto& [path, entry] : marked_) {
+    // A message with nothing left to do (no recipient, no bounce) loses
+    // its lists in check_message() right away: no point in fsyncing them.
+    // A crash first is the same duplicate as a crash before the fsync.
+    auto m = msgs_.find(entry.first);
+    if (m != msgs_.end() && m->second.idle() && !m->second.bounce && !m->second.ch[0].pending() &&
+        !m->second.ch[1].pending())
+      continue;
+    files.push_back(&entry.second);
+  }
   if (!fs::fsync_all(files, {}).is_ok())
     logline("warning: trouble fsyncing recipient lists; a crash now would repeat deliveries");
   marked_.clear();
@@ -752,31 +754,52 @@ void Send::end_round(Msg& m, int c) {
 
 // ---- pipes -------------------------------------------------------------
 
-// qmail-clean: one command, one byte back, in order. A batch is written
-// whole before the replies are read, so qmail-clean can carry it out with
-// one fsync. Synchronous: qmail-clean answers at once, and nothing else is
-// waiting on it.
-std::vector<bool> Send::clean_batch(char cmd, const std::vector<std::uint64_t>& ids) {
+// qmail-clean: one command, one byte back, in order. Requests are written
+// and we go on; replies are read when they come (read_clean). A batch
+// written at once is carried out by qmail-clean with one fsync.
+void Send::clean_send(char cmd, const std::vector<std::uint64_t>& ids) {
+  if (ids.empty()) return;
   std::string req;
   for (std::uint64_t id : ids) {
     req += cmd;
     req += std::to_string(id);
     req += '\0';
+    clean_inflight_.push_back({cmd, id});
   }
+  // Blocking is fine: qmail-clean reads at once, and its replies never
+  // fill its pipe (we read them every pass).
+  int fl = ::fcntl(kCleanOut, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(kCleanOut, F_SETFL, fl & ~O_NONBLOCK);
   if (!io::write_all(kCleanOut, req).is_ok()) lost("qmail-clean");
-  std::vector<bool> ok;
-  char answers[256];
-  while (ok.size() < ids.size()) {
-    std::size_t want = std::min(sizeof answers, ids.size() - ok.size());
-    ssize_t n = ::read(kCleanIn, answers, want);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) lost("qmail-clean");
-    for (ssize_t i = 0; i < n; ++i) ok.push_back(answers[i] == '+');
-  }
-  return ok;
 }
 
-bool Send::clean(char cmd, std::uint64_t id) { return clean_batch(cmd, {id})[0]; }
+// Returns false at EOF (qmail-clean is gone).
+bool Send::read_clean() {
+  char answers[4096];
+  ssize_t n = ::read(kCleanIn, answers, sizeof answers);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  for (ssize_t i = 0; i < n; ++i) {
+    if (clean_inflight_.empty()) {
+      logline("warning: internal error: unexpected reply from qmail-clean");
+      continue;
+    }
+    auto [cmd, id] = clean_inflight_.front();
+    clean_inflight_.pop_front();
+    if (answers[i] == '+') {
+      if (cmd == 'i') todo_known_.erase(id);
+      continue;
+    }
+    if (cmd == 'i')
+      logline("warning: qmail-clean unable to clean up todo/" + std::to_string(id) +
+              "; will try again later");
+    else
+      logline("warning: qmail-clean unable to clean up mess/" + std::to_string(id % queue::kSplit) +
+              "/" + std::to_string(id) + "; will try again later");
+    clean_retry_.insert({now() + kTroubleDelay, cmd, id});
+  }
+  return true;
+}
 
 void Send::flush_spawn(int c) {
   while (!outbuf_[c].empty()) {
@@ -814,6 +837,7 @@ std::int64_t Send::next_wakeup() const {
     if (!waiting_[c].empty() && busy_[c] < conc_[c]) w = std::min(w, waiting_[c].begin()->first);
   if (!todo_retry_.empty()) w = std::min(w, todo_retry_.begin()->first);
   if (!recheck_.empty()) w = std::min(w, recheck_.begin()->first);
+  if (!clean_retry_.empty()) w = std::min(w, std::get<0>(*clean_retry_.begin()));
   return w;
 }
 
@@ -869,7 +893,7 @@ Status Send::run() {
   std::vector<pollfd> fds;
   for (;;) {
     if (g_term) {
-      if (busy_total() == 0) {
+      if (busy_total() == 0 && clean_inflight_.empty()) {
         logline("status: exiting");
         return Status::ok();
       }
@@ -902,6 +926,11 @@ Status Send::run() {
         std::uint64_t id = todo_retry_.begin()->second;
         todo_retry_.erase(todo_retry_.begin());
         todo_.push_back(id);
+      }
+      while (!clean_retry_.empty() && std::get<0>(*clean_retry_.begin()) <= t) {
+        auto [when, cmd, id] = *clean_retry_.begin();
+        clean_retry_.erase(clean_retry_.begin());
+        clean_send(cmd, {id});
       }
       while (!recheck_.empty() && recheck_.begin()->first <= t) {
         std::uint64_t id = recheck_.begin()->second;
@@ -937,9 +966,8 @@ Status Send::run() {
     fds.push_back({kSpawnIn[1], POLLIN, 0});
     fds.push_back({kSpawnOut[0], static_cast<short>(outbuf_[0].empty() ? 0 : POLLOUT), 0});
     fds.push_back({kSpawnOut[1], static_cast<short>(outbuf_[1].empty() ? 0 : POLLOUT), 0});
-    // qmail-clean only speaks when asked: input here means it died. After
-    // TERM it is not needed any more (and may have had the TERM too).
-    fds.push_back({kCleanIn, static_cast<short>(g_term ? 0 : POLLIN), 0});
+    // qmail-clean's replies; EOF means it died.
+    fds.push_back({kCleanIn, static_cast<short>(clean_gone_ ? 0 : POLLIN), 0});
     if (trigger_.valid() && !g_term) fds.push_back({trigger_.get(), POLLIN, 0});
     int timeout = -1;
     bool busy_work =
@@ -967,12 +995,15 @@ Status Send::run() {
     }
     // Every 'D' of the reports just read, in one go.
     sync_marks();
-    if (fds[5].events && fds[5].revents && !g_term) {
+    if (fds[5].revents && !read_clean()) {
       // A TERM to the whole process group may reach qmail-clean first:
-      // give ours a moment to arrive before calling it a loss.
+      // give ours a moment to arrive before calling it a loss. After TERM
+      // its outstanding replies do not matter (a restart redoes them).
       pollfd sig{sig_r.get(), POLLIN, 0};
-      (void)::poll(&sig, 1, 1000);
+      if (!g_term) (void)::poll(&sig, 1, 1000);
       if (!g_term) lost("qmail-clean");
+      clean_inflight_.clear();
+      clean_gone_ = true;
     }
     if (fds.size() > 6 && fds[6].revents) {
       char buf[256];

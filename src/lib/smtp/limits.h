@@ -27,10 +27,11 @@ inline constexpr std::size_t kMaxDomain = 255;
 // accepts longer lines, and so do we: DATA is a byte stream here, so long
 // lines cost no memory. The only bound on a message is databytes.
 
-// qmail-smtpd(8) databytes: "0 for no limit. Default: 0." We keep a
-// finite hard cap instead of "no limit": databytes 0, a missing
-// control/databytes and anything larger all mean kMaxDatabytes.
-inline constexpr std::uint64_t kDefaultDatabytes = 0;
+// qmail-smtpd(8) databytes: "0 for no limit. Default: 0." qmail's
+// unlimited default is a known weakness: without control/databytes we
+// take 10 MB (kDefaultDatabytes, advertised as SIZE). An explicit 0, "no
+// limit", and anything larger mean the hard cap kMaxDatabytes.
+inline constexpr std::uint64_t kDefaultDatabytes = 10 * 1024 * 1024;
 inline constexpr std::uint64_t kMaxDatabytes = std::uint64_t{2} * 1024 * 1024 * 1024;
 
 // RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.

@@ -427,7 +427,7 @@ Result<std::uint64_t> load_databytes() {
   } else {
     QMAIL_ASSIGN_OR_RETURN(databytes, control::read_uint("databytes", kDefaultDatabytes));
   }
-  // qmail's 0 ("no limit", also the default) becomes our finite ceiling.
+  // qmail's 0 ("no limit") becomes our finite ceiling.
   if (databytes == 0 || databytes > kMaxDatabytes) databytes = kMaxDatabytes;
   return databytes;
 }

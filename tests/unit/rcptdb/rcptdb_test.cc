@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "cdb/reader.h"
@@ -118,7 +119,7 @@ class BuildTest : public ::testing::Test {
     for (const char* d : {"/control", "/users", "/alias", "/fred", "/joe"})
       ASSERT_EQ(::mkdir((home_ + d).c_str(), 0755), 0);
   }
-  void TearDown() override { (void)std::system(("rm -rf " + home_).c_str()); }
+  void TearDown() override { std::filesystem::remove_all(home_); }
   void put(const std::string& rel, const std::string& text) {
     std::ofstream(home_ + "/" + rel) << text;
   }
