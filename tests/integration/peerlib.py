@@ -238,6 +238,7 @@ virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+tlsproxy  unix  -       -       n       -       0       tlsproxy
 """
 
 
@@ -250,7 +251,8 @@ class Postfix:
     SMTP with opportunistic STARTTLS. Its smtpd offers STARTTLS with `cert`,
     `key`, and relays for 127.0.0.0/8."""
 
-    def __init__(self, cert, key, vdomain="pf.test", routes=None, myhostname="pf.peers.test"):
+    def __init__(self, cert, key, vdomain="pf.test", routes=None, myhostname="pf.peers.test",
+                 extra=""):
         self.work = tempfile.mkdtemp(prefix="qmail-peers-postfix-", dir="/var/tmp")
         os.chmod(self.work, 0o755)
         self.conf = os.path.join(self.work, "etc")
@@ -307,7 +309,7 @@ maximal_backoff_time = 10s
            transport=transport, vdomain=vdomain, vmail=self.vmail, uid=nobody.pw_uid,
            gid=nobody.pw_gid, cert=cert, key=key)
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(main)
+            f.write(main + extra)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(listen="127.0.0.1:%d" % self.port))
         open(self.logfile, "a").close()

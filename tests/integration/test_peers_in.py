@@ -130,6 +130,17 @@ class PeersIn(unittest.TestCase):
         self.assert_arrived_exact(self.BODY, "ESMTPS")
 
     @unittest.skipUnless(have("swaks", "openssl"), missing("swaks", "openssl"))
+    def test_swaks_starttls_pipelined_large_message(self):
+        # 4 MB over TLS: many TLS records, a body full of lines to unstuff.
+        lines = [(b"." if i % 3 == 0 else b"") + b"%07d " % i + b"q" * 70 for i in range(52000)]
+        body = b"From: a@b.test\nSubject: big tls\n\n" + b"\n".join(lines) + b"\n"
+        code, out = self.swaks(self.plain.port, "--tls", "--pipeline", "--suppress-data",
+                               data=body)
+        self.assertEqual(code, 0, out)
+        self.assertIn("<~  250 2.0.0 ok", out)
+        self.assert_arrived_exact(body, "ESMTPS")
+
+    @unittest.skipUnless(have("swaks", "openssl"), missing("swaks", "openssl"))
     def test_swaks_smtps(self):
         code, out = self.swaks(self.smtps.port, "--tlsc", data=self.BODY)
         self.assertEqual(code, 0, out)
@@ -310,6 +321,38 @@ class PeersIn(unittest.TestCase):
         self.assertEqual(len(ids), 50)
 
 
+    @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))
+    def test_smtp_source_many_per_connection(self):
+        # -d: every session sends its messages over one connection, so each
+        # transaction after the first starts right after a 250 for DATA.
+        code, out = run([tool("smtp-source"), "-d", "-s", "2", "-m", "20", "-l", "500", "-f",
+                         "a@b.test", "-t", self.addr, "127.0.0.1:%d" % self.plain.port],
+                        timeout=300)
+        self.assertEqual(code, 0, out)
+        self.assertEqual(len(self.delivered(20, timeout=300)), 20)
+
+    @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))
+    def test_smtp_source_preformatted_file(self):
+        # -F: smtp-source dot-stuffs the file, ends every line with CRLF and
+        # sends one empty line after it (seen on the wire: "last\r\n\r\n.\r\n").
+        sent = b"Subject: file\n\n.\n..\n.x\nlast\n"
+        code, out = run([tool("smtp-source"), "-F", self.file("msg", sent), "-f", "a@b.test",
+                         "-t", self.addr, "127.0.0.1:%d" % self.plain.port])
+        self.assertEqual(code, 0, out)
+        self.assert_arrived_exact(sent + b"\n")
+
+    @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))
+    def test_smtp_source_old_mode_without_helo(self):
+        # -o: no HELO at all and no header; qmail-smtpd takes MAIL anyway.
+        code, out = run([tool("smtp-source"), "-o", "-l", "100", "-f", "a@b.test", "-t",
+                         self.addr, "127.0.0.1:%d" % self.plain.port])
+        self.assertEqual(code, 0, out)
+        (msg,) = self.delivered()
+        added, rest = split_message(msg)
+        self.assertRegex(added, rb"Received: from unknown \(unknown \[127\.0\.0\.1\]\)\n"
+                         rb"  by 127\.0\.0\.1 with SMTP; ")
+        self.assertEqual(len(rest.replace(b"\n", b"\r\n")), 100 + 2, rest)
+
 @unittest.skipUnless(have("tcpserver", "tcprules", "swaks"), missing("tcpserver", "tcprules",
                                                                    "swaks"))
 class UcspiTcpserver(unittest.TestCase):
@@ -374,6 +417,19 @@ class UcspiTcpserver(unittest.TestCase):
         self.assertNotEqual(code, 0, out)
         self.assertIn("<** 553 5.7.1 sorry, that domain isn't in my list of allowed rcpthosts",
                       out)
+
+    @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))
+    def test_smtp_source_load_under_tcpserver(self):
+        srv = self.server("127.0.0.1:allow\n:deny\n")
+        box = self.home.add_user("load")
+        code, out = run([tool("smtp-source"), "-s", "5", "-m", "30", "-l", "1024", "-f",
+                         "a@b.test", "-t", "load@example.test", "127.0.0.1:%d" % srv.port],
+                        timeout=300)
+        self.assertEqual(code, 0, out)
+        wait_for(lambda: len(self.home.maildir(box)) >= 30, 300,
+                 "30 deliveries; log:\n" + self.home.log()[-2000:])
+        self.assertEqual(len(self.home.maildir(box)), 30)
+        self.assertEqual(len(re.findall(r"tcpserver: ok ", srv.log())), 30)
 
     def test_denied_by_rules(self):
         srv = self.server("127.0.0.5:deny\n:allow\n")

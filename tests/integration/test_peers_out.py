@@ -228,6 +228,41 @@ class SinkOut(unittest.TestCase):
         self.assertRegex(b, r"Remote host said: 5\d\d ")
         self.assertEqual(sink.files(), [])
 
+    def test_refusal_at_every_stage(self):
+        # smtp-sink -f CMD answers CMD with 5xx (a bounce naming the stage),
+        # -r CMD with 4xx and -Q CMD with 421 and a hang-up (deferrals).
+        cases = [
+            (["-f", "CONNECT"], "D", "Connected to 127.0.0.1 but greeting failed."),
+            (["-f", "MAIL"], "D", "Connected to 127.0.0.1 but sender was rejected."),
+            (["-f", "DATA"], "D", "127.0.0.1 failed on DATA command."),
+            (["-f", "."], "D", "127.0.0.1 failed after I sent the message."),
+            (["-r", "CONNECT"], "Z", "Connected to 127.0.0.1 but greeting failed."),
+            (["-r", "MAIL"], "Z", "Connected to 127.0.0.1 but sender was rejected."),
+            (["-r", "DATA"], "Z", "127.0.0.1 failed on DATA command."),
+            (["-r", "."], "Z", "127.0.0.1 failed after I sent the message."),
+            (["-Q", "RCPT"], "Z", "127.0.0.1 does not like recipient."),
+        ]
+        for i, (opts, kind, text) in enumerate(cases):
+            with self.subTest(opts=opts):
+                sink = self.sink(extra=opts)
+                self.route("[127.0.0.1]", sink.port)
+                rcpt = "stage%d@%s" % (i, self.domain)
+                before = len(self.home.log())
+                enqueue(self.home, "sender@example.test", [rcpt], b"Subject: s\n\nx\n")
+                if kind == "D":
+                    wait_for(lambda: "<%s>:" % rcpt in self.bounces(), 60,
+                             "the bounce; log:\n" + self.home.log()[-2000:])
+                    bounce = [b for b in self.bounces().split("Return-Path: <>")
+                              if "<%s>:" % rcpt in b][0]
+                    self.assertIn(text + "\nRemote host said: 5", bounce)
+                else:
+                    want = "deferral: " + text.replace(" ", "_") + "/Remote_host_said:_4"
+                    wait_for(lambda: want in self.home.log()[before:], 60,
+                             want + " in the log:\n" + self.home.log()[-2000:])
+                    self.assertNotIn("<%s>:" % rcpt, self.bounces())
+                if opts[1] != ".":
+                    self.assertEqual(sink.files(), [])  # nothing got through
+
     def test_temporary_rcpt_refusal_defers(self):
         sink = self.sink(extra=["-r", "RCPT"])
         self.route("[127.0.0.1]", sink.port)
@@ -248,6 +283,62 @@ class SinkOut(unittest.TestCase):
                  60, "a deferral; log:\n" + self.home.log()[-2000:])
         self.assertNotIn("drop@" + self.domain, self.bounces())
 
+
+@unittest.skipUnless(have("openssl"), missing("openssl"))
+class LiteralTlsVerification(unittest.TestCase):
+    """tlsdestinations for a relay given as an address: the server's
+    certificate must carry that IP address (the Python TLS sink of
+    test_remote.py on 127.0.0.2, certificates made by openssl)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import ssl
+        import tempfile
+        import test_remote
+        cls.test_remote = test_remote
+        cls.home = Home()
+        cls.certdir = tempfile.mkdtemp(prefix="t-", dir=cls.home.tmp)
+        d = cls.certdir
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        for name, san in (("ip", "IP:127.0.0.2"), ("dns", "DNS:sink.example")):
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", name + ".key", "-out", name + ".crt", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san)
+        cls.ctx = {}
+        for name in ("ip", "dns"):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(d, name + ".crt"), os.path.join(d, name + ".key"))
+            cls.ctx[name] = ctx
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.home.cleanup()
+
+    def remote(self, cert, relay):
+        sink = self.test_remote.Sink("127.0.0.2")
+        self.addCleanup(sink.close)
+        sink.tls = self.ctx[cert]
+        self.home.control("smtproutes", "lit.example:%s:%d\n" % (relay, sink.port))
+        self.home.control("tlsdestinations", "lit.example:%s\n" %
+                          os.path.join(self.certdir, cert + ".crt"))
+        p = subprocess.run([self.home.bin("qmail-remote"), "lit.example", "a@example.test",
+                            "b@lit.example"], input=b"Subject: x\n\ny\n", env=self.home.env(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_certificate_naming_the_address_verifies(self):
+        for relay in ("[127.0.0.2]", "127.0.0.2"):
+            with self.subTest(relay=relay):
+                out = self.remote("ip", relay)
+                self.assertRegex(out, rb"K127\.0\.0\.2 accepted message \(TLSv1\.[23]\)\.")
+
+    def test_certificate_naming_only_a_host_fails(self):
+        out = self.remote("dns", "[127.0.0.2]")
+        self.assertEqual(out, b"ZConnected to 127.0.0.2 but its TLS certificate does not verify "
+                              b"for [127.0.0.2]. (#4.7.5)\n\0")
 
 @unittest.skipUnless(have("smtp-sink", "unbound"), missing("smtp-sink", "unbound"))
 class SinkByMx(unittest.TestCase):

@@ -84,9 +84,16 @@ std::string EnvelopePath::address() const {
 
 std::string format_path(std::string_view address) {
   if (address.empty()) return "<>";
-  // addresses(5): the domain is what follows the last '@'. quote() writes
-  // the local part as a dot-atom (= RFC 5321 Dot-string) or a quoted
-  // string, and leaves the domain alone.
+  // addresses(5): the domain is what follows the last '@'. An address
+  // whose last '@' leaves an empty local part or no valid domain ("a@",
+  // "@x", "a@b)": what <"a@">, <"@x"> and <"a@b)"> store) is all local
+  // part, quoted whole.
+  Split sp = split(address);
+  bool literal;
+  if (sp.has_at && (sp.local.empty() || !valid_domain_or_literal(sp.domain, &literal)))
+    return "<" + quote_string(address) + ">";
+  // quote() writes the local part as a dot-atom (= RFC 5321 Dot-string) or
+  // a quoted string, and leaves the domain alone.
   return "<" + quote(address) + ">";
 }
 

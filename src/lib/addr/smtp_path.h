@@ -56,7 +56,9 @@ Result<ParsedPath> parse_path(std::string_view arg);
 // at the last '@'), as qmail-remote sends it: "<" Local-part "@" domain
 // ">", the local part as a Dot-string when it is one (RFC 5321 4.1.2;
 // 8-bit bytes count as atext, RFC 6531) and as a Quoted-string otherwise,
-// with '"' and '\\' escaped; "<>" for the empty address. The domain is
+// with '"' and '\\' escaped; "<>" for the empty address. When the last
+// '@' leaves an empty local part or no valid domain ("a@", "a@b)"), the
+// whole address is the quoted local part. The domain is
 // written as given. For every address that parse_path produced,
 // parse_path(format_path(a)) gives `a` again (if it fits kMaxPath).
 std::string format_path(std::string_view address);

@@ -1,11 +1,17 @@
 #include "tls/client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <strings.h>
 
 #include <cerrno>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace qmail::tls {
@@ -23,6 +29,22 @@ std::string client_ssl_error(std::string_view what) {
   }
   ::ERR_clear_error();
   return out;
+}
+
+// The address in "192.0.2.1", "[192.0.2.1]", "[IPv6:2001:db8::1]" or
+// "[2001:db8::1]" (the names qmail-remote gives address literals and
+// smtproutes relays), or nullopt for a host name.
+std::optional<std::string> address_of(std::string_view name) {
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+    if (name.size() > 5 && ::strncasecmp(name.data(), "ipv6:", 5) == 0) name = name.substr(5);
+  }
+  if (name.empty() || name.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  std::string s(name);
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1)
+    return s;
+  return std::nullopt;
 }
 
 // The server's policy (tls.cc) for TLS 1.2: ECDHE/DHE with AEAD only.
@@ -71,7 +93,12 @@ Result<Connection> Connection::connect(SSL_CTX* ctx, int fd, const std::string& 
   if (!ssl) return Status::temp(client_ssl_error("SSL_new"));
   Connection c(ssl, fd, fd);
   if (::SSL_set_fd(ssl, fd) != 1) return Status::temp(client_ssl_error("SSL_set_fd"));
-  if (!host_name.empty()) {
+  if (auto ip = address_of(host_name)) {
+    // An address literal or a bare address: no SNI (RFC 6066 3 allows only
+    // host names there), and the certificate must name the address.
+    if (::X509_VERIFY_PARAM_set1_ip_asc(::SSL_get0_param(ssl), ip->c_str()) != 1)
+      return Status::temp(client_ssl_error("X509_VERIFY_PARAM_set1_ip_asc"));
+  } else if (!host_name.empty()) {
     ::SSL_set_tlsext_host_name(ssl, host_name.c_str());
     ::SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (::SSL_set1_host(ssl, host_name.c_str()) != 1)

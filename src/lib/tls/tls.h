@@ -56,7 +56,9 @@ class Connection {
   static Result<Connection> accept(const ServerContext& ctx, int rfd, int wfd, int timeout_seconds);
   // Client side (tls/client.h): runs the client handshake on socket `fd`
   // (non-blocking) with SNI and a certificate check for `host_name`
-  // ("" for neither). Errors: temp (kTimedOut on timeout).
+  // ("" for neither; an address, bare or as a [literal], gets no SNI and
+  // is checked against the certificate's IP addresses).
+  // Errors: temp (kTimedOut on timeout).
   static Result<Connection> connect(SSL_CTX* ctx, int fd, const std::string& host_name,
                                     int timeout_seconds);
   // Client side: did the server's certificate chain verify against the

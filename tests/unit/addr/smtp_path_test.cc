@@ -134,6 +134,10 @@ TEST(FormatPath, Forms) {
       {".dot@x.test", "<\".dot\"@x.test>"},
       {"a..b@x.test", "<\"a..b\"@x.test>"},
       {"u@[192.0.2.1]", "<u@[192.0.2.1]>"},
+      {"a@", "<\"a@\">"},
+      {"@x.test", "<\"@x.test\">"},
+      {"@", "<\"@\">"},
+      {"a@b)c", "<\"a@b)c\">"},
       {"j\xc3\xb6@\xc3\xbc.test", "<j\xc3\xb6@\xc3\xbc.test>"},
   };
   for (const auto& c : cases) EXPECT_EQ(format_path(c.address), c.path) << c.address;
@@ -145,7 +149,8 @@ TEST(FormatPath, RoundTrip) {
   for (const char* arg :
        {"<u@example.test>", "<\"a b\"@x.test>", "<\"a\\\"q\"@x.test>", "<\"a@b\"@x.test>",
         "<\"a\\\\b\"@x.test>", "<@r.test:\"x y\"@z.test>", "<\"\xc3\xa9 e\"@x.test>",
-        "<Postmaster>", "<>", "<u@[IPv6:2001:db8::1]>", "<\"a.\"@x.test>"}) {
+        "<Postmaster>", "<>", "<u@[IPv6:2001:db8::1]>", "<\"a.\"@x.test>", "<\"a@\">",
+        "<\"@x.test\">", "<\"@\">", "<\"@\"@x.test>", "<\"a@b\">", "\"aI@)b8:\""}) {
     auto p = parse_path(arg);
     ASSERT_TRUE(p.is_ok()) << arg;
     std::string a = p->path.address();
