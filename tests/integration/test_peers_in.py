@@ -301,6 +301,18 @@ class PeersIn(unittest.TestCase):
         self.assertNotIn("STARTTLS", out)
         self.assertIn("221 2.0.0", out)
 
+    @unittest.skipUnless(have("openssl"), missing("openssl"))
+    def test_openssl_no_session_resumption(self):
+        # docs/smtpd.md: no session tickets or cache; s_client -reconnect
+        # tries to resume five times and must get a full handshake each time.
+        for version in ("-tls1_2", "-tls1_3"):
+            with self.subTest(version=version):
+                code, out = run([tool("openssl"), "s_client", "-connect",
+                                 "127.0.0.1:%d" % self.smtps.port, "-reconnect", version])
+                self.assertEqual(code, 0, out[-2000:])
+                sessions = re.findall(r"^(New|Reused), TLSv1\.[23], ", out, re.M)
+                self.assertEqual(sessions, ["New"] * 6, out[-2000:])
+
     # -- smtp-source (Postfix)
     @unittest.skipUnless(have("smtp-source"), missing("smtp-source"))
     def test_smtp_source_load(self):

@@ -112,16 +112,7 @@ Result<ServerConfig> load_config(bool qmtp) {
   if (t == 0 || t > 86400) t = kDefaultTimeout;
   c.timeout = static_cast<unsigned>(t);
   if (!qmtp) return c;
-  std::uint64_t databytes;
-  if (const char* env = std::getenv("DATABYTES")) {
-    auto n = str::parse_uint(env);
-    if (!n) return Status::temp("bad $DATABYTES (#4.3.0)");
-    databytes = *n;
-  } else {
-    QMAIL_ASSIGN_OR_RETURN(databytes, control::read_uint("databytes", smtp::kDefaultDatabytes));
-  }
-  if (databytes == 0 || databytes > smtp::kMaxDatabytes) databytes = smtp::kMaxDatabytes;
-  c.databytes = databytes;
+  QMAIL_ASSIGN_OR_RETURN(c.databytes, smtp::load_databytes());
   QMAIL_ASSIGN_OR_RETURN(c.rcpthosts, smtp::RcptHosts::load());
   return c;
 }

@@ -418,6 +418,20 @@ std::string received_line(std::string_view helo, std::string_view remotehost,
   return r;
 }
 
+Result<std::uint64_t> load_databytes() {
+  std::uint64_t databytes;
+  if (const char* env = std::getenv("DATABYTES")) {
+    auto n = str::parse_uint(env);
+    if (!n) return Status::temp("bad $DATABYTES (#4.3.0)");
+    databytes = *n;
+  } else {
+    QMAIL_ASSIGN_OR_RETURN(databytes, control::read_uint("databytes", kDefaultDatabytes));
+  }
+  // qmail's 0 ("no limit", also the default) becomes our finite ceiling.
+  if (databytes == 0 || databytes > kMaxDatabytes) databytes = kMaxDatabytes;
+  return databytes;
+}
+
 Result<Config> load_config() {
   Config c;
   // qmail-smtpd(8) smtpgreeting: "Default: me, if that is supplied;
@@ -434,17 +448,7 @@ Result<Config> load_config() {
   c.me = me && !me->empty() ? *me : c.greeting.substr(0, c.greeting.find(' '));
   QMAIL_ASSIGN_OR_RETURN(c.localiphost, control::read_line_or_me("localiphost", c.me));
   QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", c.me));
-  std::uint64_t databytes;
-  if (const char* env = std::getenv("DATABYTES")) {
-    auto n = str::parse_uint(env);
-    if (!n) return Status::temp("bad $DATABYTES (#4.3.0)");
-    databytes = *n;
-  } else {
-    QMAIL_ASSIGN_OR_RETURN(databytes, control::read_uint("databytes", kDefaultDatabytes));
-  }
-  // qmail's 0 ("no limit", also the default) becomes our finite ceiling.
-  if (databytes == 0 || databytes > kMaxDatabytes) databytes = kMaxDatabytes;
-  c.databytes = databytes;
+  QMAIL_ASSIGN_OR_RETURN(c.databytes, load_databytes());
   QMAIL_ASSIGN_OR_RETURN(c.maxrcpt, control::read_uint("maxrcpt", kDefaultMaxRcpt));
   if (c.maxrcpt == 0) c.maxrcpt = kDefaultMaxRcpt;
   QMAIL_ASSIGN_OR_RETURN(std::uint64_t t, control::read_uint("timeoutsmtpd", kDefaultTimeout));

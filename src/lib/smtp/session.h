@@ -39,6 +39,12 @@ struct Config {
   bool smtps = false;                       // $SMTPS non-empty: TLS at once
 };
 
+// qmail-smtpd(8) databytes: $DATABYTES, else control/databytes, else 0;
+// 0 and anything above kMaxDatabytes mean kMaxDatabytes (limits.h).
+// Errors: temp for an unreadable file or a $DATABYTES that is no number.
+// Shared with qmail-qmtpd.
+Result<std::uint64_t> load_databytes();
+
 // Reads the control files and the tcp-environ(5) variables. Errors: temp
 // for unreadable control files; perm when control/me is missing.
 Result<Config> load_config();
