@@ -37,8 +37,8 @@ int body(std::span<char*> args) {
     return qmail::exitcode::kOk;
   }
   if (r->code == qmail::exitcode::kTemp) return qmail::exitcode::kTemp;
-  qmail::Status s = qmail::local::forward(msg->get(), *dtline, *sender, {args[1]});
-  if (!s.is_ok()) return fail(s);
+  auto qp = qmail::local::forward(msg->get(), *dtline, *sender, {args[1]});
+  if (!qp.is_ok()) return fail(qp.status());
   return qmail::exitcode::kSkipRest;
 }
 

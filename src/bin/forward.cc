@@ -18,7 +18,7 @@ qmail::Status body(std::span<char*> args) {
   QMAIL_ASSIGN_OR_RETURN(std::string dtline, qmail::local::required_env("DTLINE"));
   QMAIL_ASSIGN_OR_RETURN(qmail::Fd msg, qmail::local::message_on_stdin());
   std::vector<std::string> rcpts(args.begin() + 1, args.end());
-  return qmail::local::forward(msg.get(), dtline, sender, rcpts);
+  return qmail::local::forward(msg.get(), dtline, sender, rcpts).status();
 }
 
 }  // namespace

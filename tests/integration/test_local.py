@@ -122,7 +122,17 @@ class LocalCase(unittest.TestCase):
 
     def assertDelivered(self, p, did):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertTrue(p.stdout.endswith(("did %s\n" % did).encode()), p.stdout)
+        # "did F+W+P", and after forwarding the qp of the qmail-queue that
+        # took the forward (here the fake one, which records its pid).
+        m = re.search(rb"did (\S+)\n(?:qp (\d+)\n)?\Z", p.stdout)
+        self.assertTrue(m, p.stdout)
+        self.assertEqual(m.group(1).decode(), did, p.stdout)
+        if int(did.split("+")[1]) > 0:
+            self.assertTrue(m.group(2), p.stdout)
+            self.assertTrue(os.path.exists(os.path.join(self.qq_dir, "envelope." +
+                                                        m.group(2).decode())), p.stdout)
+        else:
+            self.assertIsNone(m.group(2), p.stdout)
 
     def forwards(self):
         """[(envelope bytes, message bytes)] recorded by the fake qmail-queue."""
@@ -642,12 +652,16 @@ class RealQueueTest(unittest.TestCase):
                                           "alice@remote.test", "./Maildir/"],
                           input=MESSAGE, env=env)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(p.stdout, b"did 1+1+0\n")
+        # As qmail's: "did F+W+P", then the qp of the qmail-queue that took
+        # the forward, which is the p record of the new message's envelope.
+        m = re.fullmatch(rb"did 1\+1\+0\nqp (\d+)\n", p.stdout)
+        self.assertTrue(m, p.stdout)
         todo = self.home.queue_files("todo")
         self.assertEqual(len(todo), 1)
         with open(self.home.path("queue", "todo", todo[0]), "rb") as f:
             envelope = f.read()
         self.assertIn(b"\0Falice@remote.test\0Tfred@elsewhere.test\0", b"\0" + envelope)
+        self.assertIn(b"\0p" + m.group(1) + b"\0", b"\0" + envelope)
         mess = [os.path.join(r, n) for r, _, ns in os.walk(self.home.path("queue", "mess"))
                 for n in ns]
         self.assertEqual(len(mess), 1)

@@ -92,6 +92,7 @@ Status set_command_env(const Context& c, const Selection& sel) {
 
 struct Counts {
   unsigned files = 0, forwards = 0, programs = 0;
+  long qp = 0;  // of the qmail-queue that took the forwards
 };
 
 // Follows the instructions in order, forwards last; program output goes to
@@ -152,7 +153,9 @@ Status deliver_all(const Context& c, const Selection& sel, int msgfd, int out_fd
   }
   // dot-qmail(5): forwarding is handled after all other instructions, so
   // any error there prevents all forwarding; lines before a 99 count.
-  if (!forwards.empty()) QMAIL_RETURN_IF_ERROR(forward(msgfd, c.dt, c.newsender, forwards));
+  if (!forwards.empty()) {
+    QMAIL_ASSIGN_OR_RETURN(n.qp, forward(msgfd, c.dt, c.newsender, forwards));
+  }
   return Status::ok();
 }
 
@@ -191,8 +194,12 @@ Status run_status(const Request& req, int msgfd, int out_fd) {
   QMAIL_RETURN_IF_ERROR(set_command_env(c, sel));
   Counts n;
   QMAIL_RETURN_IF_ERROR(deliver_all(c, sel, msgfd, out_fd, n));
-  return io::write_all(out_fd, "did " + std::to_string(n.files) + "+" + std::to_string(n.forwards) +
-                                   "+" + std::to_string(n.programs) + "\n");
+  // As qmail-local does: "did F+W+P", then the forward's "qp" (qmail-send
+  // logs "did_0+1+0/qp_1234/", which ties the new message to this one).
+  std::string did = "did " + std::to_string(n.files) + "+" + std::to_string(n.forwards) + "+" +
+                    std::to_string(n.programs) + "\n";
+  if (n.qp > 0) did += "qp " + std::to_string(n.qp) + "\n";
+  return io::write_all(out_fd, did);
 }
 
 }  // namespace

@@ -6,13 +6,14 @@
 
 namespace qmail::local {
 
-Status forward(int msgfd, std::string_view prefix, std::string_view sender,
-               const std::vector<std::string>& recipients) {
+Result<long> forward(int msgfd, std::string_view prefix, std::string_view sender,
+                     const std::vector<std::string>& recipients) {
   auto started = queue::Submission::start();
   if (!started.is_ok()) {
     return Status::temp("Unable to forward message: " + started.status().message() + " (#4.3.0)");
   }
   queue::Submission& qq = started.value();
+  const long qp = static_cast<long>(qq.pid());
   // A failed put means qmail-queue went away; finish() says why. A failed
   // read of the message abandons the run (nothing is queued).
   bool put_failed = false;
@@ -23,12 +24,12 @@ Status forward(int msgfd, std::string_view prefix, std::string_view sender,
   };
   Status s = put(prefix);
   if (s.is_ok()) s = for_each_chunk(msgfd, put);
-  if (!s.is_ok() && !put_failed) return s;
+  if (!s.is_ok() && !put_failed) return Result<long>(s);
   auto code = qq.finish(sender, recipients);
   if (!code.is_ok()) {
     return Status::temp("Unable to forward message: " + code.status().message() + " (#4.3.0)");
   }
-  if (*code == queue_exit::kOk) return Status::ok();
+  if (*code == queue_exit::kOk) return qp;
   std::string why = std::string("Unable to forward message: ") + queue_exit::describe(*code);
   return queue_exit::is_perm(*code) ? Status::perm(why) : Status::temp(why);
 }
