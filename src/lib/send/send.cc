@@ -140,6 +140,7 @@ class Send {
   void schedule(Msg& m, int c, std::int64_t when);
   // pipes
   void clean_send(char cmd, const std::vector<std::uint64_t>& ids);
+  bool clean_pending(std::uint64_t id) const;
   bool read_clean();
   void sync_marks();
   void flush_spawn(int c);
@@ -372,7 +373,7 @@ void Send::sweep_mess() {
     if (!names.is_ok()) continue;
     for (const auto& n : *names) {
       auto id = str::parse_uint(n);
-      if (!id || msgs_.count(*id) || todo_known_.count(*id)) continue;
+      if (!id || msgs_.count(*id) || todo_known_.count(*id) || clean_pending(*id)) continue;
       auto st = fs::stat(q_.mess(*id));
       if (!st.is_ok() || st->st_mtime + queue::clean::kOssified >= t) continue;
       if (fs::exists(q_.todo(*id)) || fs::exists(q_.info(*id))) continue;
@@ -771,6 +772,18 @@ void Send::clean_send(char cmd, const std::vector<std::uint64_t>& ids) {
   int fl = ::fcntl(kCleanOut, F_GETFL);
   if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(kCleanOut, F_SETFL, fl & ~O_NONBLOCK);
   if (!io::write_all(kCleanOut, req).is_ok()) lost("qmail-clean");
+}
+
+// Whether a request for `id` is on its way to qmail-clean or waiting for
+// a retry. A second "x" for an id must never be sent while the first may
+// still free the mess file: a new message could get the inode number (the
+// id) in between and lose its files to the second.
+bool Send::clean_pending(std::uint64_t id) const {
+  for (const auto& [cmd, pending] : clean_inflight_)
+    if (pending == id) return true;
+  for (const auto& [when, cmd, pending] : clean_retry_)
+    if (pending == id) return true;
+  return false;
 }
 
 // Returns false at EOF (qmail-clean is gone).
