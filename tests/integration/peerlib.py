@@ -14,7 +14,7 @@ import tempfile
 
 from qmailtest import wait_for, is_root
 import test_smtpd_tls
-from test_listener import Server
+from test_listener import Server, have_ipv6  # noqa: F401 (peers use it)
 
 TIMEOUT = 60  # seconds for any one client run; the machine is shared and loaded
 
@@ -30,16 +30,6 @@ def tool(name):
         if os.access(p, os.X_OK):
             return p
     return None
-
-
-def have_ipv6():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
 
 
 def have(*names):

@@ -5,11 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <thread>
 
 #include "base/exit_codes.h"
 #include "fs/fs.h"
@@ -101,37 +99,8 @@ int link_to(const std::string& from, const std::string& to, int dir_code) {
   return disk_full(errno) ? queue_exit::kWriteError : dir_code;
 }
 
-int sync_file(int fd) { return ::fsync(fd) == 0 ? 0 : queue_exit::kWriteError; }
-
 int sync_dir(const std::string& dir) {
   return fs::fsync_dir(dir).is_ok() ? 0 : queue_exit::kWriteError;
-}
-
-// fsyncs the mess file, its directory and the intd file at the same time
-// (two more threads): 0 when all three are durable. The disk takes
-// concurrent flushes far faster than the same flushes one after another.
-int sync_parallel(int mess_fd, const std::string& mess_dir, int intd_fd) {
-  std::atomic<int> rcs[3] = {queue_exit::kWriteError, queue_exit::kWriteError,
-                             queue_exit::kWriteError};
-  auto job = [&](int i) {
-    if (i == 0) rcs[0] = sync_file(mess_fd);
-    if (i == 1) rcs[1] = sync_dir(mess_dir);
-    if (i == 2) rcs[2] = sync_file(intd_fd);
-  };
-  std::thread threads[2];
-  for (int i = 0; i < 2; ++i) {
-    try {
-      threads[i] = std::thread(job, i);
-    } catch (...) {
-      job(i);  // no thread to be had: this one does it
-    }
-  }
-  job(2);
-  for (auto& t : threads)
-    if (t.joinable()) t.join();
-  for (auto& rc : rcs)
-    if (rc != 0) return rc;
-  return 0;
 }
 
 // Copies the message from `in` to the mess file.
@@ -235,7 +204,8 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   // name and the envelope bytes (todo/<id> will be a second name of the
   // intd inode) must be on disk. The three fsyncs are issued together:
   // one wait for the disk instead of three.
-  if (int rc = sync_parallel(mess.get(), q.split_dir("mess", id), intd.get())) return rc;
+  if (!fs::fsync_all({&mess, &intd}, {q.split_dir("mess", id)}).is_ok())
+    return queue_exit::kWriteError;
   if (::close(mess.release()) != 0) return queue_exit::kWriteError;
   if (::close(intd.release()) != 0) return queue_exit::kWriteError;
 

@@ -767,10 +767,8 @@ void Send::clean_send(char cmd, const std::vector<std::uint64_t>& ids) {
     req += '\0';
     clean_inflight_.push_back({cmd, id});
   }
-  // Blocking is fine: qmail-clean reads at once, and its replies never
-  // fill its pipe (we read them every pass).
-  int fl = ::fcntl(kCleanOut, F_GETFL);
-  if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(kCleanOut, F_SETFL, fl & ~O_NONBLOCK);
+  // A blocking write (set up in run()): qmail-clean reads at once, and its
+  // replies never fill its pipe (we read them every pass).
   if (!io::write_all(kCleanOut, req).is_ok()) lost("qmail-clean");
 }
 
@@ -895,6 +893,7 @@ Status Send::run() {
     ::fcntl(kSpawnOut[c], F_SETFL, fl | O_NONBLOCK);
     ::fcntl(kSpawnIn[c], F_SETFL, ::fcntl(kSpawnIn[c], F_GETFL) | O_NONBLOCK);
   }
+  ::fcntl(kCleanOut, F_SETFL, ::fcntl(kCleanOut, F_GETFL) & ~O_NONBLOCK);
 
   // Restart: everything preprocessed is loaded; todo/ is processed in
   // slices below.
