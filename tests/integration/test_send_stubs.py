@@ -518,6 +518,98 @@ class SendTest(unittest.TestCase):
         self.assertIn("delivery 1: success", h.log())
         self.assertTrue(h.log().rstrip().endswith("status: exiting"))
 
+    def running(self, user):
+        run = os.path.join(self.h.box(user), "running")
+        return os.path.isdir(run) and os.listdir(run)
+
+    def test_direct_delivery_writes_no_queue_files(self):
+        """A new message whose recipients all get a delivery slot at once is
+        delivered from todo/<id>: no info, local or remote file is written;
+        todo/<id> stays until the delivery succeeded, then everything goes."""
+        h = self.h
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: self.running("bob"), 20, "delivery to start")
+        self.assertEqual(len(h.queue_files("todo")), 1)
+        self.assertEqual(len(h.queue_files("mess")), 1)
+        self.assertEqual(h.queue_files("info", "local", "remote"), [])
+        self.assertRegex(h.log(), r"(?m)^info msg \d+: bytes \d+ from <alice@example\.test> ")
+        os.unlink(slow)
+        self.wait_log(r"^end msg \d+$")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertEqual(len(h.delivered("bob")), 1)
+
+    def test_direct_message_checkpoints_each_recipient(self):
+        """Two recipients delivered directly: one succeeds, one is deferred.
+        The lists are written then (with the success marked done), so the
+        retry goes to the deferred recipient only, after a restart too."""
+        h = self.h
+        flag = os.path.join(h.box("bob"), "temp")
+        open(flag, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test", "carol@example.test"])
+        self.wait_log(r"^delivery \d+: deferral: ")
+        self.wait_log(r"^delivery \d+: success: ")
+        self.wait_log(r"^status: local 0/10 remote 0/20$", count=2)
+        lists = h.queue_files("local")
+        self.assertEqual(len(lists), 1)
+        with open(lists[0], "rb") as f:
+            self.assertEqual(sorted(f.read().split(b"\0")),
+                             [b"", b"Dcarol@example.test", b"Tbob@example.test"])
+        self.assertEqual(len(h.queue_files("info")), 1)
+        wait_for(lambda: not h.queue_files("todo"), 20, "todo/<id> to go")
+        h.stop()
+        os.unlink(flag)
+        os.unlink(h.logfile)
+        h.start()
+        os.kill(h.send_pid(), signal.SIGALRM)
+        wait_for(lambda: h.delivered("bob"), 20, "bob's retry")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertEqual(len(h.delivered("carol")), 1)
+        self.assertEqual(len(h.delivered("bob")), 1)
+
+    def test_term_finishes_direct_message(self):
+        """TERM while a direct delivery runs: qmail-send waits for it and
+        removes the message before exiting, so a restart delivers nothing
+        again."""
+        h = self.h
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: self.running("bob"), 20, "delivery to start")
+        os.kill(h.send_pid(), signal.SIGTERM)
+        os.unlink(slow)
+        h.proc.wait(30)
+        self.assertEqual(h.proc.returncode, 0)
+        self.assertEqual(h.queue_files(), [])
+        h.proc = None
+        h.start()
+        h.inject("alice@example.test", ["carol@example.test"])
+        wait_for(lambda: h.delivered("carol"), 20, "a later message")
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertEqual(len(h.delivered("bob")), 1)
+
+    def test_sigkill_during_direct_delivery_delivers_again(self):
+        """qmail-send killed while a direct delivery runs: todo/<id> is
+        still there, so the restart delivers the message again (a
+        duplicate, never a loss)."""
+        h = self.h
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: self.running("bob"), 20, "delivery to start")
+        os.kill(h.send_pid(), signal.SIGKILL)
+        os.unlink(slow)
+        h.kill()
+        self.assertEqual(len(h.queue_files("todo")), 1)
+        h.start()
+        wait_for(h.empty_queue, 20, "queue to empty")
+        self.assertGreaterEqual(len(h.delivered("bob")), 1)
+
     def test_hup_rereads_locals(self):
         h = self.h
         h.control("locals", "example.test\n")

@@ -102,6 +102,9 @@ struct Msg {
   std::int64_t birth = 0;
   Chan ch[2];
   bool bounce = false;  // bounce/<id> exists
+  // Delivered straight from todo/<id>: no info, local or remote file
+  // exists yet (see process_todo). Cleared by materialize().
+  bool direct = false;
   bool idle() const { return !ch[0].busy && !ch[1].busy && !ch[0].in_round && !ch[1].in_round; }
 };
 
@@ -124,6 +127,8 @@ class Send {
   // todo/ handling
   void scan_todo();
   void process_todo(const std::vector<std::uint64_t>& ids);
+  bool materialize(Msg& m);
+  void requeue_todo(std::uint64_t id);
   void sweep_mess();
   // messages
   void scan_info();
@@ -178,6 +183,9 @@ class Send {
   // order; and failed ones to send again at their time.
   std::deque<std::pair<char, std::uint64_t>> clean_inflight_;
   std::set<std::tuple<std::int64_t, char, std::uint64_t>> clean_retry_;
+  // Ids of direct messages whose "x" is in flight: their todo/<id> is
+  // still in todo_known_ until qmail-clean's '+'.
+  std::set<std::uint64_t> direct_x_;
   bool clean_gone_ = false;  // EOF from qmail-clean after TERM
 };
 
@@ -250,6 +258,10 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   std::vector<Work> work;
   std::vector<Fd> written;
   std::set<std::string> dirs;
+  // Delivery slots left after the queued deliveries had theirs (dispatch
+  // runs before us): a new message that fits in them is delivered
+  // directly.
+  int free_slots[2] = {conc_[0] - busy_[0], conc_[1] - busy_[1]};
   auto retry = [&](std::uint64_t id) { todo_retry_.insert({now() + kTroubleDelay, id}); };
   auto write_file = [&](const std::string& path, std::string_view data) -> bool {
     auto fd = fs::open_trunc(path, 0600);
@@ -301,6 +313,40 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     for (const auto& r : todo->recipients) {
       Route rt = route(controls_, r);
       addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
+    }
+    // The direct path: every recipient gets a delivery slot now, so the
+    // message is delivered from todo/<id> without writing info, local and
+    // remote (and without fsyncing them). todo/<id> stays until every
+    // recipient succeeded; then qmail-clean's "x" removes todo, intd and
+    // mess. A crash before that only makes the restart preprocess the
+    // message again and repeat its deliveries (duplicates, never a loss).
+    // The first failure or deferral writes the files after all
+    // (materialize) and the message goes on as any other. Not taken when
+    // info/<id> exists (left by a crash in an earlier preprocessing: the
+    // regular path rewrites it).
+    std::size_t n_rcpts = addrs[0].size() + addrs[1].size();
+    if (n_rcpts > 0 && static_cast<int>(addrs[0].size()) <= free_slots[0] &&
+        static_cast<int>(addrs[1].size()) <= free_slots[1] && !fs::exists(q_.info(id))) {
+      free_slots[0] -= static_cast<int>(addrs[0].size());
+      free_slots[1] -= static_cast<int>(addrs[1].size());
+      logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) +
+              " from <" + safe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
+              std::to_string(todo->uid));
+      Msg m;
+      m.id = id;
+      m.sender = std::move(todo->sender);
+      m.birth = now();
+      m.direct = true;
+      auto [it, inserted] = msgs_.emplace(id, std::move(m));
+      QMAIL_CHECK(inserted);
+      for (int c = 0; c < 2; ++c) {
+        if (addrs[c].empty()) continue;
+        Chan& ch = it->second.ch[c];
+        for (auto& a : addrs[c]) ch.rcpts.push_back({std::move(a), 0, false});
+        ch.in_round = true;
+        active_[c].push_back(id);
+      }
+      continue;
     }
     // info first: its mtime is the birth time. Then the recipient lists; a
     // list left from an earlier attempt under other routing is removed.
@@ -360,6 +406,58 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   clean_send('i', done);
   for (std::uint64_t id : done) load_message(id);
 }
+
+// A direct message (process_todo) needs its files after all: a
+// recipient failed or was deferred. Writes info and the lists, with 'D'
+// for the recipients already delivered, makes them durable, and asks
+// qmail-clean to remove todo/<id> ("i"), exactly as preprocessing does.
+// Returns false on trouble; the message is then preprocessed again from
+// todo/<id> once it is idle (check_message).
+bool Send::materialize(Msg& m) {
+  std::vector<Fd> written;
+  std::vector<std::string> dirs;
+  auto write_file = [&](const std::string& path, std::string_view data) -> bool {
+    auto fd = fs::open_trunc(path, 0600);
+    if (!fd.is_ok() || !io::write_all(fd->get(), data).is_ok()) {
+      logline("warning: trouble writing to " + path + "; will try again later");
+      return false;
+    }
+    written.push_back(std::move(*fd));
+    return true;
+  };
+  if (!write_file(q_.info(m.id), format_info(m.sender))) return false;
+  dirs.push_back(q_.split_dir("info", m.id));
+  const char* subs[2] = {"local", "remote"};
+  const std::string lists[2] = {q_.local(m.id), q_.remote(m.id)};
+  std::vector<std::size_t> offsets[2];
+  for (int c = 0; c < 2; ++c) {
+    if (m.ch[c].rcpts.empty()) continue;
+    std::string text;
+    for (const Rcpt& r : m.ch[c].rcpts) {
+      offsets[c].push_back(text.size());
+      text += r.done ? 'D' : 'T';
+      text += r.addr;
+      text += '\0';
+    }
+    if (!write_file(lists[c], text)) return false;
+    dirs.push_back(q_.split_dir(subs[c], m.id));
+  }
+  std::vector<const Fd*> files;
+  for (const Fd& fd : written) files.push_back(&fd);
+  if (!fs::fsync_all(files, dirs).is_ok()) {
+    logline("warning: trouble fsyncing info, local or remote; will try again later");
+    return false;
+  }
+  for (int c = 0; c < 2; ++c)
+    for (std::size_t i = 0; i < m.ch[c].rcpts.size(); ++i) m.ch[c].rcpts[i].offset = offsets[c][i];
+  m.direct = false;
+  m.birth = now();
+  clean_send('i', {m.id});
+  return true;
+}
+
+// Takes todo/<id> up again (after trouble with a direct message).
+void Send::requeue_todo(std::uint64_t id) { todo_retry_.insert({now() + kTroubleDelay, id}); }
 
 // Debris of qmail-queue runs that died before their commit: a mess file
 // with neither todo/<id> nor info/<id>, older than qmail-clean's
@@ -477,6 +575,22 @@ void Send::check_message(std::uint64_t id) {
   if (it == msgs_.end()) return;
   Msg& m = it->second;
   if (!m.idle()) return;
+  if (m.direct) {
+    if (m.ch[0].pending() || m.ch[1].pending()) {
+      // materialize() failed: start over from todo/<id>, which is still
+      // there (recipients already delivered get a second copy).
+      msgs_.erase(it);
+      requeue_todo(id);
+      return;
+    }
+    // Every recipient is delivered: qmail-clean removes todo/<id> first,
+    // then intd and mess. Until its '+', todo_known_ keeps the id.
+    direct_x_.insert(id);
+    clean_send('x', {id});
+    logline("end msg " + std::to_string(id));
+    msgs_.erase(it);
+    return;
+  }
   if (m.bounce && !inject_bounce(m)) {
     recheck_.insert({now() + kTroubleDelay, id});
     return;
@@ -700,6 +814,26 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
   r.busy = false;
   --ch.busy;
   std::string text = spawn::log_text(rep.text);
+  if (m.direct) {
+    // Per-recipient checkpoints need files: a success while other
+    // recipients are still pending, or any failure or deferral, writes
+    // them now (materialize; the recipient just delivered is written
+    // done). The last success finishes the message without them.
+    if (rep.result == 'K') r.done = true;
+    bool others = m.ch[0].pending() || m.ch[1].pending();
+    bool ok = (rep.result == 'K' && !others) || materialize(m);
+    if (rep.result == 'K' || !ok) {
+      const char* what = rep.result == 'K'   ? "success: "
+                         : rep.result == 'D' ? "failure: "
+                                             : "deferral: ";
+      logline("delivery " + d + ": " + what + text);
+      // Left for check_message, which starts over from todo/<id>.
+      if (!ok && rep.result != 'K') ch.deferred = true;
+      log_status();
+      if (ch.busy == 0 && ch.in_round && !ch.untried()) end_round(m, c);
+      return;
+    }
+  }
   switch (rep.result) {
     case 'K':
       // The checkpoint comes before anything else, the log line included.
@@ -739,6 +873,12 @@ void Send::end_round(Msg& m, int c) {
       active_[c].erase(it);
       break;
     }
+  if (m.direct) {
+    // At once, even after TERM: the "x" must go out before we exit, or
+    // the restart would deliver the message again.
+    check_message(m.id);
+    return;
+  }
   if (ch.pending()) {
     std::int64_t t = now();
     std::int64_t when = next_retry(m.birth, t, kChanskip[c]);
@@ -797,6 +937,16 @@ bool Send::read_clean() {
     }
     auto [cmd, id] = clean_inflight_.front();
     clean_inflight_.pop_front();
+    if (cmd == 'x' && answers[i] == '+' && direct_x_.erase(id)) {
+      todo_known_.erase(id);
+      // A new message may already have the freed inode number (the id),
+      // and its trigger may have come while the id was still known.
+      if (fs::exists(q_.todo(id))) {
+        todo_known_.insert(id);
+        todo_.push_back(id);
+      }
+      continue;
+    }
     if (answers[i] == '+') {
       if (cmd == 'i') todo_known_.erase(id);
       continue;
