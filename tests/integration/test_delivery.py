@@ -117,6 +117,44 @@ class DeliveryTest(HomeTestCase):
         self.assertIn("To: postmaster@example.test\n", b)
         self.assertIn("<bob@example.test>:\n", b)
 
+    def test_lspawn_runs_our_qmail_local_without_exec(self):
+        """HOME/bin/qmail-local is ours: qmail-lspawn's child runs its code
+        without exec (the delivery's parent process is qmail-lspawn's
+        program file), named qmail-local for ps."""
+        h = self.home
+        bob = h.add_user("bob")
+        out = os.path.join(h.tmp, "parent")
+        self.dot_qmail(bob, "|readlink /proc/$PPID/exe > %s.exe; cat /proc/$PPID/comm > %s.comm\n"
+                       "./Maildir/\n" % (out, out))
+        h.start()
+        h.inject(b"To: bob@example.test\n\nx\n")
+        wait_for(lambda: h.maildir(bob), 30, "bob's message")
+        with open(out + ".exe") as f:
+            self.assertEqual(os.path.basename(f.read().strip()), "qmail-lspawn")
+        with open(out + ".comm") as f:
+            self.assertEqual(f.read().strip(), "qmail-local")
+
+    def test_lspawn_execs_a_replaced_qmail_local(self):
+        """Anything else in HOME/bin/qmail-local (here a wrapper script) is
+        exec'd, as qmail-lspawn(8) says."""
+        h = self.home
+        bob = h.add_user("bob")
+        real = h.path("bin", "qmail-local.real")
+        os.rename(h.path("bin", "qmail-local"), real)
+        mark = os.path.join(h.tmp, "wrapped")
+        with open(h.path("bin", "qmail-local"), "w") as f:
+            f.write("#!/bin/sh\necho \"$@\" >> %s\nexec %s \"$@\"\n" % (mark, real))
+        os.chmod(h.path("bin", "qmail-local"), 0o755)
+        out = os.path.join(h.tmp, "parent")
+        self.dot_qmail(bob, "|readlink /proc/$PPID/exe > %s\n./Maildir/\n" % out)
+        h.start()
+        h.inject(b"To: bob@example.test\n\nx\n")
+        wait_for(lambda: h.maildir(bob), 30, "bob's message")
+        with open(mark) as f:
+            self.assertIn("bob", f.read())
+        with open(out) as f:
+            self.assertEqual(f.read().strip(), real)
+
     def test_deferral_then_alrm(self):
         h = self.home
         bob = h.add_user("bob")

@@ -231,10 +231,12 @@ class StubHome:
         p.communicate(body)
         assert p.returncode == 0
 
-    def start(self, *args):
+    def start(self, *args, extra_env=None):
         log = open(self.logfile, "ab")
+        env = self.env()
+        env.update(extra_env or {})
         self.proc = subprocess.Popen([self.path("bin", "qmail-start"), *args], stdout=log,
-                                     stderr=subprocess.STDOUT, env=self.env(), cwd="/",
+                                     stderr=subprocess.STDOUT, env=env, cwd="/",
                                      start_new_session=True)
         log.close()
         wait_for(lambda: "status:" in self.log(), 20, "qmail-send to start")
@@ -738,6 +740,24 @@ class SendTest(unittest.TestCase):
         wait_for(lambda: h.delivered("alice"), 20, "bounce of bad@far.test")
         self.assertIn(b"<bad@far.test>:\nfar.test does not like recipient.\n",
                       h.delivered("alice")[0])
+
+    def test_qmailremote_names_another_program(self):
+        """notqmail's qmail-rspawn: $QMAILREMOTE in qmail-send's environment
+        is run instead of HOME/bin/qmail-remote."""
+        h = self.h
+        h.write_bin("qmail-remote", "#!/bin/sh\ncat >/dev/null\n"
+                    "printf 'Z%s the wrong program.\\n\\0' $1\n")
+        alt = os.path.join(h.tmp, "alt-remote")
+        with open(alt, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\necho \"$@\" >> %s.args\n"
+                    "printf 'r\\0K%%s accepted message./Remote host said: 250 ok\\n\\0' $1\n"
+                    % alt)
+        os.chmod(alt, 0o755)
+        h.start(extra_env={"QMAILREMOTE": alt})
+        h.inject("alice@example.test", ["ok@far.test"])
+        self.wait_log(r"^delivery 1: success: far\.test_accepted_message\./")
+        with open(alt + ".args") as f:
+            self.assertEqual(f.read(), "far.test alice@example.test ok@far.test\n")
 
     def test_concurrencyremote_above_120(self):
         h = self.h

@@ -1,6 +1,7 @@
 #include "spawn/local.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,12 +9,15 @@
 #include <vector>
 
 #include "base/exit_codes.h"
+#include "base/run_program.h"
 #include "base/strings.h"
 #include "fs/fs.h"
 #include "home/home.h"
 #include "io/io.h"
+#include "local/main.h"
 #include "priv/priv.h"
 #include "queue/layout.h"
+#include "spawn/builtin.h"
 
 namespace qmail::spawn {
 
@@ -142,6 +146,13 @@ void LocalJob::run_child(const Command& c) {
   arg(c.sender);
   arg(defaultdelivery_);
   argv.push_back(nullptr);
+  if (builtin_) {
+    // Our own qmail-local: its code, here, as the user (spawn/builtin.h).
+    // The name is what ps shows and what an admin looks for.
+    ::prctl(PR_SET_NAME, "qmail-local");
+    ::_exit(run_program("qmail-local", static_cast<int>(argv.size() - 1), argv.data(),
+                        local::local_main));
+  }
   ::execv(prog.c_str(), argv.data());
   child_fail("Unable to run qmail-local. (#4.3.0)\n", exitcode::kTemp);
 }
@@ -153,7 +164,8 @@ Reply LocalJob::translate(int wstat, std::string_view output) {
 Status lspawn_main(std::span<char*> args) {
   if (args.size() < 2) return Status::perm("usage: qmail-lspawn defaultdelivery");
   QMAIL_ASSIGN_OR_RETURN(home::Ids ids, home::load_ids());
-  LocalJob job(args[1], !ids.single_user);
+  LocalJob job(args[1], !ids.single_user,
+               carries_mark(home::path("bin/qmail-local"), QMAIL_BUILTIN_MARK_LOCAL));
   return serve(job, 0, 1);
 }
 

@@ -30,14 +30,19 @@ class LocalJob : public Job {
  public:
   // `refuse_root`: fail deliveries to uid 0 temporarily (qmail's rule; off
   // in a single-user home, where every program runs as the one user).
-  LocalJob(std::string defaultdelivery, bool refuse_root)
-      : defaultdelivery_(std::move(defaultdelivery)), refuse_root_(refuse_root) {}
+  // `builtin`: HOME/bin/qmail-local is our own program, whose code runs in
+  // the child without exec (spawn/builtin.h).
+  LocalJob(std::string defaultdelivery, bool refuse_root, bool builtin = false)
+      : defaultdelivery_(std::move(defaultdelivery)),
+        refuse_root_(refuse_root),
+        builtin_(builtin) {}
   [[noreturn]] void run_child(const Command& c) override;
   Reply translate(int wstat, std::string_view output) override;
 
  private:
   std::string defaultdelivery_;
   bool refuse_root_;
+  bool builtin_;
 };
 
 // qmail-lspawn main: args = {"qmail-lspawn", defaultdelivery}.

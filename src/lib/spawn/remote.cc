@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <string>
 
 #include "home/home.h"
@@ -22,7 +24,10 @@ namespace {
 }  // namespace
 
 void RemoteJob::run_child(const Command& c) {
-  std::string prog = home::path("bin/qmail-remote");
+  // notqmail's qmail-rspawn: $QMAILREMOTE, when set, names the program
+  // to run instead of qmail-remote (same arguments, same reports).
+  const char* alt = ::getenv("QMAILREMOTE");
+  std::string prog = alt && *alt ? std::string(alt) : home::path("bin/qmail-remote");
   // Until qmail-remote is installed, remote mail stays queued.
   if (::access(prog.c_str(), X_OK) != 0) remote_fail("qmail-remote is not installed (#4.3.0)\n");
   std::string local, host;
