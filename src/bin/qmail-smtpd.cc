@@ -1,18 +1,12 @@
 // qmail-smtpd(8): receives mail via SMTP on fd 0/1 under tcpserver.
 #include "base/run_program.h"
-#include "io/io.h"
-#include "smtp/session.h"
+#include "smtp/main.h"
+#include "spawn/builtin.h"
 
-namespace {
-qmail::Status smtpd(std::span<char*>) {
-  auto config = qmail::smtp::load_config();
-  if (!config.is_ok()) {
-    // qmail-smtpd(8): the client hears a temporary failure.
-    (void)qmail::io::write_all(1, "421 4.3.0 unable to read controls (#4.3.0)\r\n");
-    return config.status();
-  }
-  return qmail::smtp::serve(*config, 0, 1);
+// Tells qmail-tcpsrv that this file is our qmail-smtpd, whose code it may
+// run without exec (spawn/builtin.h).
+[[gnu::used, gnu::retain]] static const char kBuiltinMark[] = QMAIL_BUILTIN_MARK_SMTPD;
+
+int main(int argc, char** argv) {
+  return qmail::run_program("qmail-smtpd", argc, argv, qmail::smtp::smtpd_main);
 }
-}  // namespace
-
-int main(int argc, char** argv) { return qmail::run_program("qmail-smtpd", argc, argv, smtpd); }

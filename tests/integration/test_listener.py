@@ -11,7 +11,7 @@ import tempfile
 import shutil
 import unittest
 
-from qmailtest import BUILD, wait_for, is_root
+from qmailtest import BUILD, Home, wait_for, is_root
 import unboundtest
 
 TCPSRV = os.path.join(BUILD, "qmail-tcpsrv")
@@ -145,6 +145,38 @@ class ListenerTest(unittest.TestCase):
         c.close()
         wait_for(lambda: re.search(r"end \d+ status 0\n.*status: 0/5", srv.text(), re.S), 10,
                  "end and status 0/5")
+
+    def smtpd_child(self, opts):
+        """Serves our qmail-smtpd (from a fresh home) with `opts`; returns
+        (the connection after the greeting, the child's /proc exe, its comm)."""
+        home = Home()
+        self.addCleanup(home.cleanup)
+        env = os.environ.copy()
+        env["QMAILHOME"] = home.dir
+        srv = self.server(["-v", *opts], service=[home.bin("qmail-smtpd")], env=env)
+        c = srv.connect()
+        self.assertTrue(c.recv(1000).startswith(b"220 "))
+        pid = int(wait_for(lambda: re.search(r"pid (\d+) from", srv.text()), 10,
+                           "the child's pid").group(1))
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/comm" % pid) as f:
+            comm = f.read().strip()
+        c.sendall(b"QUIT\r\n")
+        self.assertTrue(c.recv(1000).startswith(b"221 "))
+        c.close()
+        return exe, comm, home
+
+    def test_our_smtpd_runs_without_exec(self):
+        """The program is our qmail-smtpd: the child runs its code without
+        exec (its program file stays qmail-tcpsrv), named qmail-smtpd."""
+        exe, comm, _ = self.smtpd_child([])
+        self.assertEqual(os.path.basename(exe), "qmail-tcpsrv")
+        self.assertEqual(comm, "qmail-smtpd")
+
+    def test_E_always_execs(self):
+        exe, comm, home = self.smtpd_child(["-E"])
+        self.assertEqual(exe, os.path.realpath(home.bin("qmail-smtpd")))
+        self.assertEqual(comm, "qmail-smtpd")
 
     def test_global_limit_delays(self):
         srv = self.server(["-v", "-c", "2"])

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "base/run_program.h"
 #include "base/strings.h"
 #include "dns/dns.h"
 #include "home/home.h"
@@ -24,6 +26,8 @@
 #include "io/io.h"
 #include "net/net.h"
 #include "priv/priv.h"
+#include "smtp/main.h"
+#include "spawn/builtin.h"
 #include "tcprules/rules.h"
 
 namespace qmail::tcpsrv {
@@ -31,7 +35,7 @@ namespace qmail::tcpsrv {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: qmail-tcpsrv [ -1qQvDdhHpPRX ] [ -c limit ] [ -i perip ] [ -x rules.cdb ] "
+    "usage: qmail-tcpsrv [ -1qQvDdhHpPRXE ] [ -c limit ] [ -i perip ] [ -x rules.cdb ] "
     "[ -u uid ] [ -g gid ] [ -U ] [ -l localname ] [ -B banner ] [ -b backlog ] "
     "[ -r [-]zone ] [ -a zone ] "
     "host port program [ arg ... ]";
@@ -153,6 +157,9 @@ Result<Options> parse_args(std::span<char* const> args) {
         case 'X':
           o.rules_missing_ok = true;
           break;
+        case 'E':
+          o.always_exec = true;
+          break;
         case 'c':
         case 'i':
         case 'b':
@@ -273,8 +280,9 @@ std::optional<std::string> remote_host(const Options& opt, const std::string& ip
   return name;
 }
 
-// In the child: environment, rules, then exec. Never returns.
-[[noreturn]] void run_child(const Options& opt, Fd conn) {
+// In the child: environment, rules, then exec (or, with `builtin`, our
+// qmail-smtpd's code; spawn/builtin.h). Never returns.
+[[noreturn]] void run_child(const Options& opt, Fd conn, bool builtin) {
   set_handler(SIGCHLD, SIG_DFL);
   set_handler(SIGTERM, SIG_DFL);
   set_handler(SIGPIPE, SIG_DFL);
@@ -351,6 +359,11 @@ std::optional<std::string> remote_host(const Options& opt, const std::string& ip
   std::vector<char*> argv;
   for (const std::string& a : opt.program) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  if (builtin) {
+    ::prctl(PR_SET_NAME, "qmail-smtpd");
+    ::_exit(run_program("qmail-smtpd", static_cast<int>(argv.size() - 1), argv.data(),
+                        smtp::smtpd_main));
+  }
   ::execvp(argv[0], argv.data());
   log::warn("unable to run " + opt.program[0] + ": " + std::strerror(errno));
   ::_exit(111);
@@ -366,6 +379,10 @@ Status serve(const Options& opt) {
   if (opt.uid || opt.gid) {
     QMAIL_RETURN_IF_ERROR(priv::become(opt.uid.value_or(::getuid()), opt.gid.value_or(::getgid())));
   }
+  // Looked at once: a program replaced later is run as it was found.
+  const bool builtin =
+      !opt.always_exec && !opt.program.empty() &&
+      spawn::carries_mark(spawn::find_program(opt.program[0]), QMAIL_BUILTIN_MARK_SMTPD);
   if (opt.verbosity >= 1) log::info("listening on " + bound.to_string());
   if (opt.print_port) {
     QMAIL_RETURN_IF_ERROR(io::write_all(1, std::to_string(bound.port()) + "\n"));
@@ -452,7 +469,7 @@ Status serve(const Options& opt) {
         listener.reset();
         sig_r.reset();
         sig_w.reset();
-        run_child(opt, std::move(conn));
+        run_child(opt, std::move(conn), builtin);
       }
       children[pid] = ip;
       ++per_ip[ip];

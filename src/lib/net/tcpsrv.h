@@ -35,6 +35,11 @@ struct Options {
   bool paranoid = false;                  // -p (on), -P (off): forward-confirm it
   std::vector<net::rbl::Source> rbl;      // -r zone, -r -zone, -a zone, in order
   int rbl_timeout = 60;                   // seconds of the refusing conversation
+  // -E: always exec the program. Without it, when the program is our own
+  // qmail-smtpd (spawn/builtin.h), the child runs its code without exec:
+  // cheaper, but every connection then shares the listener's address
+  // layout instead of a fresh one.
+  bool always_exec = false;
 };
 
 // Parses tcpserver-style arguments (argv without the program name).
