@@ -3,9 +3,12 @@
 
 #include "base/run_program.h"
 #include "remote/remote.h"
+#include "spawn/builtin.h"
 
-namespace {
-int body(std::span<char*> args) { return qmail::remote::run(args, 0, 1); }
-}  // namespace
+// Tells qmail-rspawn that this file is our qmail-remote, whose code it may
+// run without exec (spawn/builtin.h).
+[[gnu::used, gnu::retain]] static const char kBuiltinMark[] = QMAIL_BUILTIN_MARK_REMOTE;
 
-int main(int argc, char** argv) { return qmail::run_program("qmail-remote", argc, argv, body); }
+int main(int argc, char** argv) {
+  return qmail::run_program("qmail-remote", argc, argv, qmail::remote::remote_main);
+}

@@ -595,4 +595,6 @@ int run(std::span<char*> args, int in_fd, int out_fd) {
   return code;
 }
 
+int remote_main(std::span<char*> args) { return run(args, 0, 1); }
+
 }  // namespace qmail::remote

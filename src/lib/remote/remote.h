@@ -65,4 +65,8 @@ std::vector<dns::IpAddr> local_addresses();
 // written to `out_fd`. Returns the exit code (0, or 100 for usage).
 int run(std::span<char*> args, int in_fd, int out_fd);
 
+// qmail-remote's main body: run(args, 0, 1). qmail-rspawn calls it in its
+// forked child instead of exec'ing bin/qmail-remote (spawn/builtin.h).
+int remote_main(std::span<char*> args);
+
 }  // namespace qmail::remote

@@ -12,8 +12,15 @@ namespace qmail::spawn {
 
 class RemoteJob : public Job {
  public:
+  // `builtin`: HOME/bin/qmail-remote is our own program, whose code runs
+  // in the child without exec (spawn/builtin.h); ignored when
+  // $QMAILREMOTE names another program.
+  explicit RemoteJob(bool builtin = false) : builtin_(builtin) {}
   [[noreturn]] void run_child(const Command& c) override;
   Reply translate(int wstat, std::string_view output) override;
+
+ private:
+  bool builtin_;
 };
 
 Status rspawn_main(std::span<char*> args);
