@@ -155,6 +155,57 @@ class DeliveryTest(HomeTestCase):
         with open(out) as f:
             self.assertEqual(f.read().strip(), real)
 
+    def free_inodes(self):
+        lock = self.home.path("queue", "lock")
+        return {int(n.split(".", 1)[1]) for n in os.listdir(lock) if n.startswith("free.")}
+
+    def test_finished_inodes_are_reused(self):
+        """qmail-clean keeps a finished message's inodes (queue/lock/free.*,
+        the mess file emptied) and the next qmail-queue takes one instead of creating a
+        file: the next message id is one of them."""
+        h = self.home
+        alice = h.add_user("alice")
+        h.start()
+        h.inject(b"To: alice@example.test\n\nfirst\n")
+        self.wait_log(r"^end msg \d+$")
+        wait_for(lambda: len(self.free_inodes()) >= 2, 30, "two pool files")
+        pool = self.free_inodes()
+        first = int(re.search(r"(?m)^new msg (\d+)$", h.log()).group(1))
+        self.assertIn(first, pool)  # the mess inode, emptied
+        self.assertEqual(os.path.getsize(h.path("queue", "lock", "free.%d" % first)), 0)
+        h.inject(b"To: alice@example.test\n\nsecond\n")
+        self.wait_log(r"^end msg \d+$", count=2)
+        ids = [int(x) for x in re.findall(r"(?m)^new msg (\d+)$", h.log())]
+        self.assertIn(ids[1], pool)
+        bodies = sorted(m.partition(b"\n\n")[2] for m in h.read_maildir(alice))
+        self.assertEqual(bodies, [b"first\n", b"second\n"])
+        wait_for(lambda: not h.queue_files("mess") and not h.queue_files("todo"), 30,
+                 "the queue to empty")
+
+    def test_background_reader_keeps_its_message(self):
+        """A delivery program that leaves a process reading the message
+        after it exits: the message's inode is not reused (qmail-clean's
+        write lease fails), so that process reads this message, not the
+        next one."""
+        h = self.home
+        bob = h.add_user("bob")
+        alice = h.add_user("alice")
+        late = os.path.join(h.tmp, "late")
+        # fd 3: sh gives a background list /dev/null as its stdin.
+        self.dot_qmail(bob, "|exec 3<&0; (sleep 2; cat /dev/fd/3 > %s.tmp; mv %s.tmp %s) "
+                       ">/dev/null 2>&1 &\n" % (late, late, late))
+        h.start()
+        h.inject(b"To: bob@example.test\n\nfirst body\n")
+        self.wait_log(r"^end msg \d+$")
+        for _ in range(3):
+            h.inject(b"To: alice@example.test\n\nsecond body\n")
+        wait_for(lambda: len(h.maildir(alice)) == 3, 30, "alice's messages")
+        wait_for(lambda: os.path.exists(late), 30, "the background reader")
+        with open(late, "rb") as f:
+            got = f.read()
+        self.assertIn(b"first body\n", got)
+        self.assertNotIn(b"second body", got)
+
     def test_deferral_then_alrm(self):
         h = self.home
         bob = h.add_user("bob")

@@ -1,6 +1,7 @@
 #include "queue/clean.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "base/strings.h"
 #include "fs/fs.h"
 #include "io/io.h"
+#include "queue/recycle.h"
 
 namespace qmail::queue::clean {
 
@@ -27,6 +29,20 @@ Result<bool> remove(const std::string& path) {
 
 bool old(const struct stat& st, std::time_t now) { return st.st_mtime + kOssified < now; }
 
+// recycle_or_unlink with this process's estimate of the pool size,
+// counted at first use and again every kRecount recycles (qmail-queue
+// takes files without telling us).
+Status recycle(const Layout& q, const std::string& path, bool empty_first) {
+  constexpr int kRecount = 256;
+  static std::size_t free_count = 0;
+  static int until_recount = 0;
+  if (until_recount-- <= 0) {
+    free_count = count_free(q);
+    until_recount = kRecount;
+  }
+  return recycle_or_unlink(q, path, empty_first, &free_count);
+}
+
 }  // namespace
 
 Status handle(const Layout& q, std::string_view request, std::set<std::string>* to_sync) {
@@ -35,19 +51,24 @@ Status handle(const Layout& q, std::string_view request, std::set<std::string>* 
   if (!id) return Status::perm("malformed request");
   switch (request[0]) {
     case 'x': {
-      // todo first: once it is gone nothing will start on the message.
-      // The mess file goes LAST: its inode number is the message id, and
-      // while it exists no qmail-queue can be given the same id. Removing
-      // it before intd/<id> would let a concurrent qmail-queue reuse the
-      // inode, create its own intd/<id>, and have us unlink that.
-      // Nothing is fsynced: a crash that undoes any of these unlinks
-      // leaves either info/<id> (qmail-send finishes the message again,
-      // and info/<id> without mess/<id> counts as finished) or, once
-      // info/<id> is gone, a mess file with no todo and no info, which
-      // qmail-send's sweep hands back to us when it is kOssified old.
-      QMAIL_RETURN_IF_ERROR(fs::unlink(q.todo(*id)));
+      // intd first (a second name of the todo inode: with it gone, todo's
+      // inode has one link and can be recycled), then todo: once it is
+      // gone nothing will start on the message; a crash before that only
+      // makes qmail-send deliver it again. The mess file goes LAST: its
+      // inode number is the message id, and while it has its name no
+      // qmail-queue can be given the same id. Removing it before intd/<id>
+      // would let a concurrent qmail-queue reuse the inode, create its own
+      // intd/<id>, and have us unlink that.
+      // Inodes nobody uses any more go to the pool (queue/recycle.h).
+      // Nothing is fsynced: a crash that undoes any of these removals
+      // leaves todo/<id> (delivered again), info/<id> (qmail-send finishes
+      // the message again, and info/<id> without mess/<id> counts as
+      // finished) or, once info/<id> is gone, a mess file with no todo and
+      // no info, which qmail-send's sweep hands back to us when it is
+      // kOssified old.
       QMAIL_RETURN_IF_ERROR(fs::unlink(q.intd(*id)));
-      return fs::unlink(q.mess(*id));
+      QMAIL_RETURN_IF_ERROR(recycle(q, q.todo(*id), false));
+      return recycle(q, q.mess(*id), true);
     }
     case 'i': {
       // The mess file stays; info/local/remote now stand for the message.
@@ -139,6 +160,9 @@ void sweep_and_log(const Layout& q) {
 }  // namespace
 
 Status serve(const Layout& q, int in, int out) {
+  // The lease-break signal (queue/recycle.h): someone opening a file we
+  // are about to recycle only waits a moment; it must not kill us.
+  ::signal(SIGIO, SIG_IGN);
   sweep_and_log(q);
   std::time_t next_sweep = std::time(nullptr) + kSweepInterval;
 

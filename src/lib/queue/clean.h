@@ -2,8 +2,10 @@
 // on qmail-send's request, and the debris of qmail-queue runs that died.
 //
 // Protocol (qmail-send writes to qmail-clean's fd 0, reads its fd 1):
-//   request "x<id>\0"  remove todo/<id>, intd/<id>, mess/<s>/<id> (in that
+//   request "x<id>\0"  remove intd/<id>, todo/<id>, mess/<s>/<id> (in that
 //                      order; missing files are fine): the message is gone.
+//                      Inodes nobody else uses go to the pool of
+//                      queue/recycle.h instead of being freed.
 //                      Not made durable: a crash may bring the names back,
 //                      and qmail-send finishes the cleanup again (info/<id>
 //                      without mess/<id> is a finished message; a mess file

@@ -13,6 +13,7 @@
 #include "fs/fs.h"
 #include "io/fd.h"
 #include "queue/envelope.h"
+#include "queue/recycle.h"
 
 namespace qmail::queue {
 
@@ -157,10 +158,15 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   std::string pid_path = q.pid_file(static_cast<long>(req.pid));
   ::unlink(pid_path.c_str());  // left by a dead process that had our pid
   remember(g_pid, pid_path);
+  // A recycled inode if there is one (queue/recycle.h): creating a file
+  // is expensive on a filesystem without a journal.
+  FreePool pool(q);
   Fd mess;
-  if (int rc = open_excl(pid_path, qq_exit::kPidDir, mess)) {
-    forget(g_pid);
-    return rc;
+  if (pool.take(pid_path, mess) != FreePool::Take::kTaken) {
+    if (int rc = open_excl(pid_path, qq_exit::kPidDir, mess)) {
+      forget(g_pid);
+      return rc;
+    }
   }
   struct stat st;
   if (::fstat(mess.get(), &st) != 0) return qq_exit::kPidDir;
@@ -186,9 +192,16 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   std::string intd_path = q.intd(id);
   remember(g_intd, intd_path);
   Fd intd;
-  if (int rc = open_excl(intd_path, qq_exit::kIntdDir, intd)) {
-    forget(g_intd);
-    return rc;
+  FreePool::Take took = pool.take(intd_path, intd);
+  if (took == FreePool::Take::kExists) {
+    forget(g_intd);  // not ours
+    return qq_exit::kIntdDir;
+  }
+  if (took == FreePool::Take::kNone) {
+    if (int rc = open_excl(intd_path, qq_exit::kIntdDir, intd)) {
+      forget(g_intd);
+      return rc;
+    }
   }
   std::string head;
   head += 'u';

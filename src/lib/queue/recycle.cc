@@ -1,0 +1,92 @@
+#include "queue/recycle.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/fs.h"
+
+namespace qmail::queue {
+
+namespace {
+
+bool is_free_name(const char* name) {
+  return std::strncmp(name, kFreePrefix, std::strlen(kFreePrefix)) == 0;
+}
+
+}  // namespace
+
+FreePool::Take FreePool::take(const std::string& to, Fd& out) {
+  if (!listed_) {
+    listed_ = true;
+    DIR* d = ::opendir(dir_.c_str());
+    if (!d) return Take::kNone;
+    // A few names are enough for one run (a pid file and an envelope);
+    // more only help when other qmail-queues take the first ones.
+    constexpr std::size_t kWanted = 16;
+    while (struct dirent* e = ::readdir(d)) {
+      if (is_free_name(e->d_name)) names_.emplace_back(e->d_name);
+      if (names_.size() >= kWanted) break;
+    }
+    ::closedir(d);
+  }
+  while (next_ < names_.size()) {
+    std::string from = dir_ + "/" + names_[next_++];
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) return Take::kExists;
+      if (errno == ENOENT) continue;  // taken by another qmail-queue
+      return Take::kNone;             // EINVAL (no RENAME_NOREPLACE), ...
+    }
+    int fd = ::open(to.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      ::unlink(to.c_str());
+      return Take::kNone;
+    }
+    out.reset(fd);
+    return Take::kTaken;
+  }
+  return Take::kNone;
+}
+
+std::size_t count_free(const Layout& q) {
+  std::size_t n = 0;
+  DIR* d = ::opendir(q.dir("lock").c_str());
+  if (!d) return 0;
+  while (struct dirent* e = ::readdir(d))
+    if (is_free_name(e->d_name)) ++n;
+  ::closedir(d);
+  return n;
+}
+
+Status recycle_or_unlink(const Layout& q, const std::string& path, bool empty_first,
+                         std::size_t* free_count) {
+  if (*free_count < kMaxFree) {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat st;
+    if (fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+        ::fcntl(fd.get(), F_SETLEASE, F_WRLCK) == 0) {
+      // Nobody else has it open (and an opener now would wait for us).
+      // Emptied while still under its old name, and only then put where
+      // a qmail-queue may take it: emptying it after the rename could
+      // truncate a new message that a qmail-queue has just written there.
+      bool emptied = !empty_first || ::ftruncate(fd.get(), 0) == 0;
+      (void)::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+      std::string to = q.dir("lock") + "/" + kFreePrefix + std::to_string(st.st_ino);
+      if (emptied &&
+          ::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+        ++*free_count;
+        return Status::ok();
+      }
+    } else if (!fd.valid() && errno == ENOENT) {
+      return Status::ok();
+    }
+  }
+  return fs::unlink(path);
+}
+
+}  // namespace qmail::queue

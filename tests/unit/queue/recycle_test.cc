@@ -1,0 +1,126 @@
+#include "queue/recycle.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/clean.h"
+#include "queue_testutil.h"
+
+namespace qmail::queue {
+namespace {
+
+using namespace qmail::queue::testing;
+
+class Recycle : public TempQueue {
+ protected:
+  ino_t ino(const std::string& p) {
+    struct stat st;
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_ino;
+  }
+  std::string free_path(ino_t i) { return q_->dir("lock") + "/free." + std::to_string(i); }
+};
+
+TEST_F(Recycle, AnUnusedFileGoesToThePoolEmpty) {
+  std::string p = q_->mess(100);
+  spit(p, "message");
+  ino_t i = ino(p);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  EXPECT_FALSE(fsys::exists(p));
+  EXPECT_EQ(slurp(free_path(i)), "");
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(count_free(*q_), 1u);
+}
+
+TEST_F(Recycle, ASecondLinkOrAnOpenerMeansUnlink) {
+  std::string p = q_->mess(100), other = q_->dir("intd") + "/100";
+  spit(p, "message");
+  ASSERT_EQ(::link(p.c_str(), other.c_str()), 0);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  EXPECT_FALSE(fsys::exists(p));
+  EXPECT_EQ(slurp(other), "message");  // the inode lives on, untouched
+  EXPECT_EQ(count_free(*q_), 0u);
+  // Held open elsewhere (a delivery program reading it in the background):
+  // no write lease, so the inode is not reused and keeps its bytes.
+  int reader = ::open(other.c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  ASSERT_TRUE(recycle_or_unlink(*q_, other, true, &n).is_ok());
+  EXPECT_FALSE(fsys::exists(other));
+  EXPECT_EQ(count_free(*q_), 0u);
+  char buf[16] = {};
+  EXPECT_EQ(::pread(reader, buf, sizeof buf, 0), 7);
+  EXPECT_STREQ(buf, "message");
+  ::close(reader);
+  EXPECT_EQ(n, 0u);
+}
+
+TEST_F(Recycle, AFullPoolMeansUnlink) {
+  std::string p = q_->mess(100);
+  spit(p, "message");
+  std::size_t n = kMaxFree;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  EXPECT_FALSE(fsys::exists(p));
+  EXPECT_EQ(count_free(*q_), 0u);
+  // A missing name is fine.
+  n = 0;
+  EXPECT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+}
+
+TEST_F(Recycle, TakeMovesAFreeFileTruncated) {
+  std::string p = q_->mess(100);
+  spit(p, "message");
+  ino_t i = ino(p);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  spit(free_path(i), "left over");  // emptied again on take
+
+  std::string to = q_->pid_file(4242);
+  FreePool pool(*q_);
+  Fd fd;
+  ASSERT_EQ(pool.take(to, fd), FreePool::Take::kTaken);
+  EXPECT_EQ(ino(to), i);
+  EXPECT_EQ(slurp(to), "");
+  EXPECT_EQ(::write(fd.get(), "new", 3), 3);
+  EXPECT_EQ(slurp(to), "new");
+  EXPECT_EQ(count_free(*q_), 0u);
+  // Nothing left.
+  Fd none;
+  EXPECT_EQ(pool.take(q_->pid_file(4243), none), FreePool::Take::kNone);
+  EXPECT_FALSE(fsys::exists(q_->pid_file(4243)));
+}
+
+TEST_F(Recycle, TakeNeverReplacesAnExistingName) {
+  std::string p = q_->mess(100);
+  spit(p, "message");
+  ino_t i = ino(p);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  std::string to = q_->intd(7);
+  spit(to, "someone else's");
+  FreePool pool(*q_);
+  Fd fd;
+  EXPECT_EQ(pool.take(to, fd), FreePool::Take::kExists);
+  EXPECT_EQ(slurp(to), "someone else's");
+  EXPECT_TRUE(fsys::exists(free_path(i)));
+}
+
+TEST_F(Recycle, CleanXRecyclesTodoAndMess) {
+  std::uint64_t id = 100;
+  spit(q_->mess(id), "message");
+  spit(q_->intd(id), bytes("u1\0p2\0Fs\0Tr\0"));
+  ASSERT_EQ(::link(q_->intd(id).c_str(), q_->todo(id).c_str()), 0);
+  ino_t m = ino(q_->mess(id)), e = ino(q_->todo(id));
+  ASSERT_TRUE(clean::handle(*q_, "x100").is_ok());
+  EXPECT_FALSE(fsys::exists(q_->todo(id)));
+  EXPECT_FALSE(fsys::exists(q_->intd(id)));
+  EXPECT_FALSE(fsys::exists(q_->mess(id)));
+  EXPECT_TRUE(fsys::exists(free_path(m)));
+  EXPECT_TRUE(fsys::exists(free_path(e)));
+}
+
+}  // namespace
+}  // namespace qmail::queue
