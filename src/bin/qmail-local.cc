@@ -5,7 +5,7 @@
 
 // Tells qmail-lspawn that this file is our qmail-local, whose code it may
 // run without exec (spawn/builtin.h).
-[[gnu::used, gnu::retain]] static const char kBuiltinMark[] = QMAIL_BUILTIN_MARK_LOCAL;
+QMAIL_BUILTIN_MARK(QMAIL_BUILTIN_MARK_LOCAL);
 
 int main(int argc, char** argv) {
   return qmail::run_program("qmail-local", argc, argv, qmail::local::local_main);

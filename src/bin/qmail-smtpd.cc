@@ -5,7 +5,7 @@
 
 // Tells qmail-tcpsrv that this file is our qmail-smtpd, whose code it may
 // run without exec (spawn/builtin.h).
-[[gnu::used, gnu::retain]] static const char kBuiltinMark[] = QMAIL_BUILTIN_MARK_SMTPD;
+QMAIL_BUILTIN_MARK(QMAIL_BUILTIN_MARK_SMTPD);
 
 int main(int argc, char** argv) {
   return qmail::run_program("qmail-smtpd", argc, argv, qmail::smtp::smtpd_main);

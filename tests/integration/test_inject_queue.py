@@ -54,6 +54,42 @@ class InjectQueueTest(qmailtest.HomeTestCase):
                       b"Subject: real queue\n\nhello\n", mess)
         self.assertNotIn(b"hidden", mess)
 
+    def test_our_qmail_queue_runs_without_exec(self):
+        """HOME/bin/qmail-queue is ours and not set-id (single-user home):
+        its code runs in the forked child. Shown by taking away its execute
+        bits: an exec would fail ("unable to exec qq"), the call does not."""
+        q = self.home.path("bin", "qmail-queue")
+        os.chmod(q, 0o644)
+        env = self.home.env(QMAILQUEUE=None)
+        p = self.home.run("qmail-inject", ["a@b.example"], env=env, input=b"\nbody\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        fields, mess = self.queued()[0]
+        self.assertEqual(fields[-1], b"Ta@b.example")
+        self.assertRegex(mess, rb"^Received: \(qmail \d+ invoked by uid %d\);" % os.getuid())
+
+    def test_other_qmail_queue_is_execd(self):
+        """Anything else at HOME/bin/qmail-queue is exec'd (here a wrapper
+        script around our program), as is a set-id qmail-queue."""
+        q = self.home.path("bin", "qmail-queue")
+        real = q + ".real"
+        os.rename(q, real)
+        mark = os.path.join(self.home.tmp, "wrapped")
+        with open(q, "w") as f:
+            f.write("#!/bin/sh\necho ran >> %s\nexec %s\n" % (mark, real))
+        os.chmod(q, 0o755)
+        env = self.home.env(QMAILQUEUE=None)
+        p = self.home.run("qmail-inject", ["a@b.example"], env=env, input=b"\nbody\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(mark) as f:
+            self.assertEqual(f.read(), "ran\n")
+        self.assertEqual(len(self.queued()), 1)
+        # set-id: exec'd, so the missing execute bit now shows
+        os.rename(real, q)
+        os.chmod(q, 0o4644)
+        p = self.home.run("qmail-inject", ["a@b.example"], env=env, input=b"\nbody\n")
+        self.assertEqual(p.returncode, 111)
+        self.assertIn(b"unable to exec qq", p.stdout + p.stderr)
+
     def test_inject_f_and_args(self):
         env = self.home.env(QMAILQUEUE=None)
         p = self.home.run("qmail-inject", ["-f", "", "a@b.example"], env=env, input=b"\nbody\n")

@@ -17,6 +17,8 @@ const char* describe(int code) {
     case kQueueFiles: return "qq trouble creating files in queue (#4.3.0)";
     case kInternalBug: return "qq internal bug (#4.3.0)";
     case kEnvelopeFormat: return "qq envelope format error (#4.3.0)";
+    // qmail's qmail_close: the child could not exec qmail-queue.
+    case kExecFailed: return "unable to exec qq (#4.3.0)";
     default:
       return is_perm(code) ? "qq permanent problem (#5.3.0)" : "qq temporary problem (#4.3.0)";
   }

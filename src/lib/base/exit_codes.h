@@ -27,6 +27,7 @@ inline constexpr int kQueueDir = 61;               // temp: trouble in home dire
 inline constexpr int kQueueFiles = 62;             // temp: trouble creating files in the queue
 inline constexpr int kInternalBug = 81;            // temp
 inline constexpr int kEnvelopeFormat = 91;         // temp: envelope format error
+inline constexpr int kExecFailed = 120;            // temp: a caller could not exec qmail-queue
 
 // Is `code` (from qmail-queue) a permanent failure? qmail-queue(8): codes
 // between 11 and 40 are permanent, everything else nonzero temporary.

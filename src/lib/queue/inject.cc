@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +12,11 @@
 #include <cstdlib>
 
 #include "base/exit_codes.h"
+#include "base/run_program.h"
 #include "home/home.h"
 #include "io/io.h"
+#include "queue/main.h"
+#include "spawn/builtin.h"
 
 namespace qmail::queue {
 
@@ -20,12 +25,13 @@ namespace {
 // Message bytes are gathered up to this size before one write to the pipe.
 inline constexpr std::size_t kBufferSize = 64 * 1024;
 
-// qmail's qmail_open: a child that cannot exec qmail-queue exits 120, which
-// callers report as "unable to exec qq".
-inline constexpr int kExecFailed = 120;
+// qmail's qmail_open: a child that cannot exec qmail-queue exits 120
+// (queue_exit::kExecFailed), which callers report as "unable to exec qq".
+using queue_exit::kExecFailed;
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(const char* prog, int msg_fd, int env_fd) {
+// `builtin`: run our qmail-queue's code here instead (spawn/builtin.h).
+[[noreturn]] void exec_child(const char* prog, int msg_fd, int env_fd, bool builtin) {
   // Move both ends above 2 first, so that dup2 onto 0 and 1 can never
   // clobber the other one (a caller may have started with fd 0 or 1 closed).
   int m = ::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3);
@@ -45,6 +51,12 @@ inline constexpr int kExecFailed = 120;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   char* const argv[] = {const_cast<char*>(prog), nullptr};
+  if (builtin) {
+    spawn::reset_signals_as_exec();
+    ::prctl(PR_SET_NAME, "qmail-queue");
+    char* args[] = {const_cast<char*>("qmail-queue"), nullptr};
+    ::_exit(run_program("qmail-queue", 1, args, queue_main, queue_exit::kOutOfMemory));
+  }
   ::execv(prog, argv);
   ::_exit(kExecFailed);
 }
@@ -70,10 +82,19 @@ Result<Submission> Submission::start() {
   // qmail-queue(8), "QMAILQUEUE": an alternative program, except in a
   // setuid or setgid process, whose environment is not trusted.
   const char* alt = home::is_setugid() ? nullptr : std::getenv("QMAILQUEUE");
-  if (alt && *alt)
+  bool builtin = false;
+  if (alt && *alt) {
     prog = alt;
-  else
+  } else {
     prog = home::path("bin/qmail-queue");
+    // Our own qmail-queue, not set-id (a single-user home, where it runs
+    // as its caller anyway): its code runs in the child without exec. A
+    // setuid qmail-queue (a root home) is always exec'd: the uid change is
+    // the point.
+    struct stat st;
+    builtin = ::stat(prog.c_str(), &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)) &&
+              spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE);
+  }
 
   int mp[2], ep[2];
   if (::pipe2(mp, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
@@ -83,7 +104,7 @@ Result<Submission> Submission::start() {
 
   pid_t pid = ::fork();
   if (pid < 0) return Status::temp_errno("unable to fork");
-  if (pid == 0) exec_child(prog.c_str(), msg_r.get(), env_r.get());
+  if (pid == 0) exec_child(prog.c_str(), msg_r.get(), env_r.get(), builtin);
 
   Submission s;
   s.pid_ = pid;

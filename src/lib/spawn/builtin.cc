@@ -1,34 +1,89 @@
 #include "spawn/builtin.h"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "io/fd.h"
 
 namespace qmail::spawn {
 
 namespace {
-constexpr off_t kMaxProgram = 64L * 1024 * 1024;
+
+bool read_at(int fd, void* buf, std::size_t n, off_t at) {
+  ssize_t got = ::pread(fd, buf, n, at);
+  return got == static_cast<ssize_t>(n);
 }
 
-bool carries_mark(const std::string& path, std::string_view mark) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return false;
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-      st.st_size > kMaxProgram)
-    return false;
+bool scan(int fd, const struct stat& st, std::string_view mark) {
+  constexpr off_t kMaxScan = 16L * 1024 * 1024;
+  if (st.st_size <= 0 || st.st_size > kMaxScan) return false;
   auto size = static_cast<std::size_t>(st.st_size);
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (p == MAP_FAILED) return false;
   bool found = ::memmem(p, size, mark.data(), mark.size()) != nullptr;
   ::munmap(p, size);
   return found;
+}
+
+}  // namespace
+
+// The mark lives in its own ELF section (kSection), so the check reads the
+// ELF header, the section headers and two small sections: a few pread
+// calls, cheap enough for every qmail-queue run.
+bool carries_mark(const std::string& path, std::string_view mark) {
+  constexpr std::string_view kSection = QMAIL_BUILTIN_SECTION;
+  constexpr std::size_t kMaxSections = 4096;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  Elf64_Ehdr eh;
+  if (!read_at(fd.get(), &eh, sizeof eh, 0) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+      eh.e_shnum == 0 || eh.e_shnum > kMaxSections || eh.e_shstrndx >= eh.e_shnum)
+    return false;
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  if (!read_at(fd.get(), sh.data(), sh.size() * sizeof(Elf64_Shdr), static_cast<off_t>(eh.e_shoff)))
+    return false;
+  const Elf64_Shdr& names = sh[eh.e_shstrndx];
+  if (names.sh_size == 0 || names.sh_size > 1 << 20) return false;
+  std::string strtab(names.sh_size, '\0');
+  if (!read_at(fd.get(), strtab.data(), strtab.size(), static_cast<off_t>(names.sh_offset)))
+    return false;
+  for (const Elf64_Shdr& s : sh) {
+    if (s.sh_name >= strtab.size()) continue;
+    if (std::string_view(strtab.c_str() + s.sh_name) != kSection) continue;
+    if (s.sh_type == SHT_NOBITS || s.sh_size < mark.size() || s.sh_size > 4096) return false;
+    std::string data(s.sh_size, '\0');
+    if (!read_at(fd.get(), data.data(), data.size(), static_cast<off_t>(s.sh_offset))) return false;
+    return data.find(mark) != std::string::npos;
+  }
+  // No such section: a mark kept as a plain array (older builds) is
+  // searched for in the whole file.
+  return scan(fd.get(), st, mark);
+}
+
+void reset_signals_as_exec() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old;
+    if (::sigaction(sig, nullptr, &old) != 0) continue;
+    if (old.sa_handler == SIG_IGN || old.sa_handler == SIG_DFL) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    (void)::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
 std::string find_program(const std::string& name) {

@@ -12,16 +12,29 @@
 #include <string>
 #include <string_view>
 
-// The marks, as macros so a program can embed them as a kept array.
+// The marks, as macros so a program can embed them as a kept array in
+// the section QMAIL_BUILTIN_SECTION (QMAIL_BUILTIN_MARK below).
 #define QMAIL_BUILTIN_MARK_LOCAL "\x7fqmail-builtin:qmail-local:1\x7f"
 #define QMAIL_BUILTIN_MARK_REMOTE "\x7fqmail-builtin:qmail-remote:1\x7f"
 #define QMAIL_BUILTIN_MARK_SMTPD "\x7fqmail-builtin:qmail-smtpd:1\x7f"
+#define QMAIL_BUILTIN_MARK_QUEUE "\x7fqmail-builtin:qmail-queue:1\x7f"
+#define QMAIL_BUILTIN_SECTION ".qmail_builtin"
+// In a program's main file: QMAIL_BUILTIN_MARK(QMAIL_BUILTIN_MARK_LOCAL);
+#define QMAIL_BUILTIN_MARK(m) \
+  [[gnu::used, gnu::retain,   \
+    gnu::section(QMAIL_BUILTIN_SECTION)]] static const char kBuiltinMark[] = m
 
 namespace qmail::spawn {
 
-// Whether the regular file at `path` contains `mark` (read once, up to
-// 64 MB). False on any error: exec is the safe fallback.
+// Whether the ELF file at `path` has `mark` in its QMAIL_BUILTIN_SECTION
+// section (a few small reads). False on any error or anything else: exec
+// is the safe fallback.
 bool carries_mark(const std::string& path, std::string_view mark);
+
+// What exec does to signals, for a child that runs a sibling's code
+// instead: caught signals go back to their default action (ignored ones
+// stay ignored), and none is blocked. Async-signal-safe.
+void reset_signals_as_exec();
 
 // execvp's search: `name` itself if it has a '/', else the first
 // executable regular file of that name in $PATH. Empty if none.

@@ -1,0 +1,46 @@
+#include "queue/main.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "base/exit_codes.h"
+#include "fs/fs.h"
+#include "home/home.h"
+#include "queue/enqueue.h"
+
+namespace qmail::queue {
+
+int queue_main(std::span<char*>) {
+  // qmail-queue(8): "does not print diagnostics". Make sure fds 0-2 exist,
+  // so that no file we open lands on one of them (and a stray log line
+  // cannot end up inside a message).
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && ::open("/dev/null", O_RDWR) != fd)
+      return queue_exit::kInternalBug;
+  }
+  // Queue files must be readable by group qmail (qmail-rspawn runs as
+  // qmailr) whatever umask our caller had.
+  ::umask(033);
+  arm_timeout(kQueueTimeout);
+
+  // home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
+  // environment is consulted.
+  if (!fs::open_dir(home::dir()).is_ok()) return queue_exit::kQueueDir;
+  auto ids = home::load_ids();
+
+  EnqueueRequest req;
+  req.message_fd = 0;
+  req.envelope_fd = 1;
+  req.uid = ::getuid();
+  req.pid = ::getpid();
+  req.received = received_line(req.pid, req.uid, ids.is_ok() ? &*ids : nullptr, std::time(nullptr));
+  Layout q = Layout::from_home();
+  int rc = enqueue(q, req);
+  if (rc == queue_exit::kOk) pull_trigger(q);
+  return rc;
+}
+
+}  // namespace qmail::queue
