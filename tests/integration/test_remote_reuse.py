@@ -116,7 +116,7 @@ class ReuseTest(unittest.TestCase):
 
     def test_many_messages_few_connections(self):
         start = len(self.home.log())
-        n = 30
+        n = 60
         rcpts = ["u%d@%s" % (i, self.domain) for i in range(n)]
         for i, r in enumerate(rcpts):
             enqueue(self.home, "sender@example.test", [r], b"Subject: n%d\n\nmessage %d\n" % (i, i))
@@ -125,9 +125,10 @@ class ReuseTest(unittest.TestCase):
         self.assertEqual(got, sorted(b"Subject: n%d\r\n\r\nmessage %d\r\n" % (i, i)
                                      for i in range(n)))
         conns = len(self.sink.sessions)
-        # qmail-send runs up to concurrencyremote (20) at once: at most one
-        # connection per worker, far fewer than messages.
-        self.assertLess(conns, n // 2, [verbs(s) for s in self.sink.sessions])
+        # qmail-send runs up to concurrencyremote (20) at once: about one
+        # connection per worker, far fewer than messages (slack for a
+        # session that idled out on a stalled machine).
+        self.assertLessEqual(conns, n // 2, [verbs(s) for s in self.sink.sessions])
         for s in self.sink.sessions:
             v = verbs(s)
             # One greeting per connection; each later message starts with MAIL.
