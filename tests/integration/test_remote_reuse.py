@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmailtest import Home, wait_for  # noqa: E402
-from test_remote import SINK_IP, Sink, make_certs  # noqa: E402
+from test_remote import SINK_IP, DnsServer, Sink, make_certs  # noqa: E402
 
 
 def enqueue(home, sender, rcpts, msg):
@@ -238,7 +238,7 @@ class TlsReuseTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.certdir = tempfile.mkdtemp(prefix="qmail-tls-")
-        _, cert, key = make_certs(cls.certdir, ["sink.test"])
+        cls.ca, cert, key = make_certs(cls.certdir, ["nomx.qmt"])
         cls.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cls.ctx.load_cert_chain(cert, key)
         cls.home = Home()
@@ -253,6 +253,34 @@ class TlsReuseTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.home.cleanup()
         shutil.rmtree(cls.certdir, ignore_errors=True)
+
+    def tls_runs(self, sink, domain, count):
+        start = len(self.home.log())
+        for i in range(count):
+            rcpt = "t%d@%s" % (i, domain)
+            enqueue(self.home, "sender@example.test", [rcpt], b"Subject: t\n\nx\n")
+            wait_for(lambda: len(re.findall(r"success: %s_accepted_message_\(TLSv1\.[23]\)\." %
+                                            re.escape(SINK_IP), self.home.log()[start:])) == i + 1,
+                     120, "delivery %d; log:\n%s" % (i, self.home.log()[start:][-2000:]))
+        self.assertNotIn("deferral", self.home.log()[start:])
+
+    def test_verified_tls_session_is_reused(self):
+        # control/tlsdestinations: the relay's certificate must verify for
+        # its name (found by DNS); the kept session was verified once.
+        dns = DnsServer()
+        self.addCleanup(dns.stop)
+        sink = Sink()
+        self.addCleanup(sink.close)
+        sink.tls = self.ctx
+        domain = "tlsv.example"
+        self.home.control("dnsresolvers", "127.0.0.1@%d\n" % dns.port)
+        self.home.control("smtproutes", "%s:nomx.qmt:%d\n" % (domain, sink.port))
+        self.home.control("tlsdestinations", "%s:%s\n" % (domain, self.ca))
+        self.addCleanup(os.unlink, self.home.path("control", "tlsdestinations"))
+        self.tls_runs(sink, domain, 3)
+        self.assertEqual(len(sink.sessions), 1)
+        self.assertEqual([c.split(" ")[0].upper() for c in sink.sessions[0].commands],
+                         ["EHLO", "STARTTLS", "EHLO"] + ["MAIL", "RCPT", "DATA"] * 3)
 
     def test_tls_session_is_reused(self):
         sink = Sink()
