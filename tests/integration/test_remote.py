@@ -85,6 +85,15 @@ class Sink:
         self.replies = {}
         self.hang = None
         self.tls = None  # an ssl.SSLContext: offer STARTTLS; "garbage": break the handshake
+        # Connection reuse tests (test_remote_reuse.py): on_mail(session)
+        # may return a reply for a MAIL command ("close": hang up without
+        # one; a 421 reply also hangs up); close_after_end hangs up right
+        # after answering the final dot.
+        self.on_mail = None
+        self.close_after_end = False
+        # True: DATA without an accepted recipient gets 554 (as real
+        # servers answer), not 354.
+        self.strict_data = False
         self.sessions = []
         self.closing = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -126,6 +135,7 @@ class Sink:
 
     def _serve(self, c, s):
         buf = b""
+        accepted = 0  # recipients accepted in the current transaction
         try:
             c.settimeout(30)
             self._reply(c, s, "greeting", "220 sink.test ESMTP")
@@ -150,13 +160,26 @@ class Sink:
                 elif verb == "HELO":
                     self._reply(c, s, "helo", "250 sink.test")
                 elif verb == "MAIL":
+                    accepted = 0
+                    special = self.on_mail(s) if self.on_mail else None
+                    if special == "close":
+                        raise EOFError
+                    if special:
+                        c.sendall(special.encode() + b"\r\n")
+                        if special.startswith("421"):
+                            raise EOFError
+                        continue
                     self._reply(c, s, "mail", "250 ok")
                 elif verb == "RCPT":
                     addr = line[line.find("<") + 1:line.rfind(">")]
                     stage = "rcpt:" + addr
                     if stage not in self.replies:
                         stage = "rcpt"
+                    if self.replies.get(stage, "250").startswith("2"):
+                        accepted += 1
                     self._reply(c, s, stage, "250 ok")
+                elif verb == "DATA" and self.strict_data and not accepted:
+                    c.sendall(b"554 no valid recipients\r\n")
                 elif verb == "DATA":
                     self._reply(c, s, "data", "354 go ahead")
                     if not self.replies.get("data", "354").startswith("354"):
@@ -177,6 +200,8 @@ class Sink:
                     s.data.append(body)
                     s.final_recv.append(last)
                     self._reply(c, s, "end", "250 ok 1234 qp 5678")
+                    if self.close_after_end:
+                        raise EOFError
                 elif verb == "STARTTLS" and self.tls is not None:
                     c.sendall(b"220 go ahead\r\n")
                     if self.tls == "garbage":

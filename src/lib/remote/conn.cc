@@ -117,6 +117,16 @@ Result<std::string> Conn::read_line(int timeout_s) {
   }
 }
 
+bool Conn::idle_ok() const {
+  if (!buf_.empty()) return false;
+  struct pollfd p = {fd_.get(), POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  return r == 0;
+}
+
 Result<Reply> Conn::read_reply(int timeout_s) {
   ReplyParser p;
   for (;;) {

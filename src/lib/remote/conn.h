@@ -41,6 +41,11 @@ class Conn {
 
   int fd() const { return fd_.get(); }
 
+  // For a kept session: true if nothing has arrived since the last reply
+  // (no buffered bytes, socket not readable). Anything else (EOF, a 421
+  // notice) means the server is closing it.
+  bool idle_ok() const;
+
  private:
   explicit Conn(Fd fd) : fd_(std::move(fd)) {}
   Result<std::string> read_line(int timeout_s);

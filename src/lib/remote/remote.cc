@@ -113,6 +113,7 @@ class Report {
  public:
   void rcpt(char letter, std::string_view text) { add(letter, text); }
   void message(char letter, std::string_view text) { add(letter, text); }
+  void append(const Report& other) { out_ += other.out_; }
   const std::string& bytes() const { return out_; }
 
  private:
@@ -190,6 +191,11 @@ class Message {
   MessageScan scan_;
 };
 
+// TLS client contexts by CA file ("" = the system's), made on first use; a
+// failed creation is remembered as empty (no opportunistic TLS then). Kept
+// sessions' SSL objects refer to these, so they live as long as those.
+using ContextCache = std::map<std::string, std::optional<tls::ClientContext>>;
+
 struct Settings {
   std::string helohost;
   int timeoutconnect = 60;
@@ -197,20 +203,34 @@ struct Settings {
   // control/tlsdestinations matched: verified TLS is required, against
   // this CA file ("" = the system's).
   std::optional<std::string> tls_required;
-  // Made on first use; a failure leaves it empty (no opportunistic TLS).
-  std::optional<tls::ClientContext> tls_ctx;
-  bool tls_ctx_tried = false;
+  ContextCache* contexts = nullptr;
   SSL_CTX* client_ctx() {
-    if (!tls_ctx_tried) {
-      tls_ctx_tried = true;
-      auto c = tls::ClientContext::create(tls_required.value_or(""));
-      if (c.is_ok()) tls_ctx.emplace(std::move(*c));
+    std::string key = tls_required.value_or("");
+    auto it = contexts->find(key);
+    if (it == contexts->end()) {
+      std::optional<tls::ClientContext> made;
+      auto c = tls::ClientContext::create(key);
+      if (c.is_ok()) made.emplace(std::move(*c));
+      it = contexts->emplace(key, std::move(made)).first;
     }
-    return tls_ctx ? tls_ctx->get() : nullptr;
+    return it->second ? it->second->get() : nullptr;
   }
 };
 
-enum class Outcome { kDone, kRetryPlain };
+// kReady: greeted, a transaction may start. kDone: the message record is
+// in the report. kRetryPlain: an opportunistic TLS handshake failed before
+// anything was reported (try again without TLS). kStale: a kept session
+// failed before any recipient was accepted, nothing was reported (try a
+// new connection).
+enum class Outcome { kReady, kDone, kRetryPlain, kStale };
+
+// What becomes of the connection after a dialogue.
+enum class After {
+  kDrop,      // broken (I/O error, bad reply, abandoned DATA): just close
+  kQuit,      // QUIT (reply not awaited) and close
+  kKeep,      // between transactions: the next MAIL may follow
+  kKeepRset,  // MAIL was accepted but no DATA followed: RSET first
+};
 
 // A failure of the SMTP dialogue that ends it with a message record.
 struct Abort {
@@ -228,36 +248,36 @@ Abort dropped(const std::string& host, const Status& s) {
   return {'Z', "Connected to " + host + " but connection died. (#4.4.2)\n"};
 }
 
-// The SMTP dialogue on an open connection. Records go to `report`, except
-// for kRetryPlain (an opportunistic TLS handshake failed before anything
-// was reported: try again without TLS).
-Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::string_view sender,
-             std::span<char* const> rcpts, Message& msg, Report& report) {
+// Greeting, EHLO (or HELO) and STARTTLS on a new connection; `ext` gets
+// the server's extensions. Anything but kReady has set `after`.
+Outcome greet(Conn& c, const Target& target, Settings& set, bool allow_tls, Report& report,
+              Extensions& ext, After& after) {
   const std::string host = target.ip.str();
   const int to = set.timeoutremote;
   auto quit = [&](char letter, std::string text) {
-    // qmail-remote(8)'s habit: do not wait for QUIT's reply.
-    (void)c.write("QUIT\r\n", to);
+    after = After::kQuit;
     report.message(letter, text);
     return Outcome::kDone;
   };
   auto fail = [&](const Status& s) {
     Abort a = dropped(host, s);
+    after = After::kDrop;
     report.message(a.letter, a.text);
     return Outcome::kDone;
   };
   auto rejected = [&](const Reply& r, std::string what) {
     return quit(r.is_perm() ? 'D' : 'Z', what + ".\n" + remote_said(r));
   };
+  after = After::kDrop;
 
-  auto greet = c.read_reply(to);
-  if (!greet.is_ok()) return fail(greet.status());
-  if (!greet->is_ok()) return rejected(*greet, "Connected to " + host + " but greeting failed");
+  auto greeting = c.read_reply(to);
+  if (!greeting.is_ok()) return fail(greeting.status());
+  if (!greeting->is_ok())
+    return rejected(*greeting, "Connected to " + host + " but greeting failed");
 
   if (auto s = c.write("EHLO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
   auto ehlo = c.read_reply(to);
   if (!ehlo.is_ok()) return fail(ehlo.status());
-  Extensions ext;
   if (ehlo->is_ok()) {
     ext = parse_ehlo(*ehlo);
     if (allow_tls && ext.starttls) {
@@ -298,6 +318,7 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
                            "requires. (#4.7.5)\n");
   } else {
     // RFC 5321 3.2: fall back to HELO.
+    ext = Extensions{};
     if (auto s = c.write("HELO " + set.helohost + "\r\n", to); !s.is_ok()) return fail(s);
     auto helo = c.read_reply(to);
     if (!helo.is_ok()) return fail(helo.status());
@@ -308,16 +329,68 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
                            " but it does not offer STARTTLS, which control/tlsdestinations "
                            "requires. (#4.7.5)\n");
   }
+  return Outcome::kReady;
+}
+
+// One mail transaction (RFC 5321 3.3) on a greeted connection, from MAIL
+// to the reply after the final dot. `reused`: the session carried an
+// earlier message (connection reuse); `need_rset`: that one left a
+// transaction open. Returns kDone (and sets `after`) or, only when
+// `reused` and no recipient was accepted, kStale for a session that died
+// or is closing (EOF, I/O error, 421): nothing was delivered then and the
+// caller tries a new connection.
+Outcome transact(Conn& c, const Extensions& ext, const Target& target, Settings& set,
+                 std::string_view sender, std::span<char* const> rcpts, Message& msg,
+                 Report& report, bool reused, bool need_rset, After& after) {
+  const std::string host = target.ip.str();
+  const int to = set.timeoutremote;
+  std::size_t accepted = 0;
+  bool saw_421 = false;
+  auto stale_ok = [&] { return reused && accepted == 0; };
+  auto end = [&](char letter, std::string text, After a) {
+    // A server that said 421 anywhere is closing the session.
+    after = saw_421 && (a == After::kKeep || a == After::kKeepRset) ? After::kQuit : a;
+    report.message(letter, text);
+    return Outcome::kDone;
+  };
+  auto fail = [&](const Status& s) {
+    if (stale_ok()) return Outcome::kStale;
+    Abort a = dropped(host, s);
+    return end(a.letter, a.text, After::kDrop);
+  };
+  // A refusal that ends the transaction; `a` is the session's state then.
+  // 421 means the server closes the session (RFC 5321 3.8).
+  auto rejected = [&](const Reply& r, std::string what, After a) {
+    if (r.code == 421) {
+      if (stale_ok()) return Outcome::kStale;
+      a = After::kQuit;
+    }
+    return end(r.is_perm() ? 'D' : 'Z', what + ".\n" + remote_said(r), a);
+  };
+  After clean = need_rset ? After::kKeepRset : After::kKeep;
 
   bool utf8 = has_8bit(sender);
   for (char* r : rcpts) utf8 = utf8 || has_8bit(r);
   if (utf8 && !ext.smtputf8)
-    return quit('D', "Connected to " + host +
-                         " but it does not offer SMTPUTF8, which these addresses need. (#5.6.7)\n");
+    return end('D',
+               "Connected to " + host +
+                   " but it does not offer SMTPUTF8, which these addresses need. (#5.6.7)\n",
+               clean);
   std::uint64_t size = msg.info().encoded_size();
   if (ext.size && ext.size_limit > 0 && size > ext.size_limit)
-    return quit('D', "Connected to " + host + " but the message is larger than its limit of " +
-                         std::to_string(ext.size_limit) + " bytes. (#5.3.4)\n");
+    return end('D',
+               "Connected to " + host + " but the message is larger than its limit of " +
+                   std::to_string(ext.size_limit) + " bytes. (#5.3.4)\n",
+               clean);
+
+  if (need_rset) {
+    // The earlier transaction on this session did not complete.
+    if (auto s = c.write("RSET\r\n", to); !s.is_ok()) return fail(s);
+    auto r = c.read_reply(to);
+    if (!r.is_ok()) return fail(r.status());
+    if (!r->is_ok()) return Outcome::kStale;  // reused, nothing accepted: a new connection
+    clean = After::kKeep;
+  }
 
   // addr::format_path quotes local parts that are no Dot-string, e.g.
   // <"a b"@example.test>, as qmail-smtpd's parser (the same module) reads them.
@@ -327,16 +400,24 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
   if (utf8) mail += " SMTPUTF8";
   mail += "\r\n";
 
-  std::size_t accepted = 0;
   Reply last;
   auto rcpt_reply = [&](const Reply& r) {
     last = r;
+    if (r.code == 421) saw_421 = true;
     if (r.is_ok()) {
       ++accepted;
       report.rcpt('r', "");
     } else {
       report.rcpt(r.is_perm() ? 'h' : 's', host + " does not like recipient.\n" + remote_said(r));
     }
+  };
+  // No recipient accepted after MAIL was: the transaction stays open.
+  auto giving_up = [&](After a) {
+    if (saw_421) {
+      if (stale_ok()) return Outcome::kStale;
+      a = After::kQuit;
+    }
+    return end('D', "Giving up on " + host + ".\n" + remote_said(last), a);
   };
 
   std::optional<Reply> data_reply;
@@ -348,7 +429,9 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
     if (auto s = c.write(group, to); !s.is_ok()) return fail(s);
     auto m = c.read_reply(to);
     if (!m.is_ok()) return fail(m.status());
-    if (!m->is_ok()) return rejected(*m, "Connected to " + host + " but sender was rejected");
+    // The RCPT and DATA replies are still unread: the session ends.
+    if (!m->is_ok())
+      return rejected(*m, "Connected to " + host + " but sender was rejected", After::kQuit);
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
       auto r = c.read_reply(to);
       if (!r.is_ok()) return fail(r.status());
@@ -357,18 +440,22 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
     auto d = c.read_reply(to);
     if (!d.is_ok()) return fail(d.status());
     data_reply = *d;
+    if (d->code == 421) saw_421 = true;
     if (accepted == 0) {
       // A server that said 354 anyway gets an empty message: no
       // recipient is left to receive it.
-      if (d->code == 354)
+      if (d->code == 354) {
         if (auto s = c.write(".\r\n", to); !s.is_ok()) return fail(s);
-      return quit('D', "Giving up on " + host + ".\n" + remote_said(last));
+        return giving_up(After::kQuit);
+      }
+      return giving_up(After::kKeepRset);
     }
   } else {
     if (auto s = c.write(mail, to); !s.is_ok()) return fail(s);
     auto m = c.read_reply(to);
     if (!m.is_ok()) return fail(m.status());
-    if (!m->is_ok()) return rejected(*m, "Connected to " + host + " but sender was rejected");
+    if (!m->is_ok())
+      return rejected(*m, "Connected to " + host + " but sender was rejected", clean);
     for (char* rc : rcpts) {
       if (auto s = c.write("RCPT TO:" + addr::format_path(rc) + "\r\n", to); !s.is_ok())
         return fail(s);
@@ -376,7 +463,7 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
       if (!r.is_ok()) return fail(r.status());
       rcpt_reply(*r);
     }
-    if (accepted == 0) return quit('D', "Giving up on " + host + ".\n" + remote_said(last));
+    if (accepted == 0) return giving_up(After::kKeepRset);
     if (auto s = c.write("DATA\r\n", to); !s.is_ok()) return fail(s);
     auto d = c.read_reply(to);
     if (!d.is_ok()) return fail(d.status());
@@ -384,8 +471,8 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
   }
   if (data_reply->code != 354) {
     if (data_reply->is_ok())  // 2yz is not "go ahead" either
-      return quit('Z', host + " failed on DATA command.\n" + remote_said(*data_reply));
-    return rejected(*data_reply, host + " failed on DATA command");
+      return end('Z', host + " failed on DATA command.\n" + remote_said(*data_reply), After::kQuit);
+    return rejected(*data_reply, host + " failed on DATA command", After::kKeepRset);
   }
 
   // The body. The final ".\r\n" leaves in the same write as the last data,
@@ -407,25 +494,58 @@ Outcome smtp(Conn& c, const Target& target, Settings& set, bool allow_tls, std::
   if (!rs.is_ok()) {
     // Dropping the connection without the final dot makes the server
     // discard what it got.
-    report.message('Z', "Unable to read message. (#4.3.0)\n");
-    return Outcome::kDone;
+    return end('Z', "Unable to read message. (#4.3.0)\n", After::kDrop);
   }
   enc.finish(out);
   if (auto s = c.write(out, to); !s.is_ok()) return fail(s);
   auto fin = c.read_reply(to);
   if (!fin.is_ok()) return fail(fin.status());
-  if (!fin->is_ok()) return rejected(*fin, host + " failed after I sent the message");
+  // The reply to the final dot ends the transaction either way.
+  if (!fin->is_ok()) return rejected(*fin, host + " failed after I sent the message", After::kKeep);
   std::string via = c.tls() ? " (" + c.tls_version() + ")" : "";
-  return quit('K', host + " accepted message" + via + ".\n" + remote_said(*fin));
+  return end('K', host + " accepted message" + via + ".\n" + remote_said(*fin), After::kKeep);
 }
 
 bool is_bad_arg(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
-// Everything after the arguments: fills `report`.
+}  // namespace
+
+// A session kept open after a completed transaction, and what it is for.
+struct Sessions::Kept {
+  Conn conn;
+  Target target;
+  Extensions ext;
+  std::string helohost;
+  std::optional<std::string> tls_required;
+  std::string domain;
+  bool need_rset = false;
+  unsigned uses = 0;
+  std::chrono::steady_clock::time_point idle_since;
+
+  bool matches(const Target& t, const Settings& set) const {
+    return t.ip == target.ip && t.port == target.port &&
+           str::lower(t.name) == str::lower(target.name) && helohost == set.helohost &&
+           tls_required == set.tls_required;
+  }
+};
+
+struct Sessions::State {
+  ContextCache contexts;  // first: kept sessions' SSL objects use them
+  std::vector<std::string> forwarders;
+  std::unique_ptr<dns::Resolver> resolver;
+  std::optional<Kept> kept;
+};
+
+namespace {
+
+// Everything after the arguments: fills `report`. `pool` (connection
+// reuse) may hold a kept session and takes the one this delivery leaves.
 void deliver(std::string_view host, std::string_view sender, std::span<char* const> rcpts,
-             int in_fd, Report& report) {
+             int in_fd, Report& report, Sessions::State* pool) {
   auto zctl = [&] { report.message('Z', "Unable to read control files. (#4.3.0)\n"); };
+  ContextCache own_contexts;
   Settings set;
+  set.contexts = pool ? &pool->contexts : &own_contexts;
   auto helo = control::read_line_or_me("helohost", "");
   if (!helo.is_ok() || helo->empty()) return zctl();
   set.helohost = *helo;
@@ -452,12 +572,23 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   Message msg(in_fd);
   if (!msg.scan().is_ok()) return report.message('Z', "Unable to read message. (#4.3.0)\n");
 
-  std::unique_ptr<dns::Resolver> resolver;
+  std::unique_ptr<dns::Resolver> own_resolver;
+  dns::Resolver* resolver = nullptr;
   auto get_resolver = [&]() -> Status {
     if (resolver) return Status::ok();
-    QMAIL_ASSIGN_OR_RETURN(resolver, dns::Resolver::create(*forwarders));
+    if (pool && pool->resolver && pool->forwarders == *forwarders) {
+      resolver = pool->resolver.get();
+      return Status::ok();
+    }
+    QMAIL_ASSIGN_OR_RETURN(own_resolver, dns::Resolver::create(*forwarders));
+    resolver = own_resolver.get();
+    if (pool) {
+      pool->resolver = std::move(own_resolver);
+      pool->forwarders = *forwarders;
+    }
     return Status::ok();
   };
+
   auto dns_temp = [&] {
     report.message('Z', "Sorry, I couldn't find any host by that name. (#4.1.2)\n");
   };
@@ -558,24 +689,125 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     return report.message('D', "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n");
 
   std::string tcpto_path = home::path("queue/lock/tcpto");
+  const std::string domain = str::lower(host);
+  // What to do with a connection whose dialogue is over. `uses` counts the
+  // messages it has carried.
+  auto finish = [&](Conn&& c, const Target& t, const Extensions& ext, After after, unsigned uses) {
+    if (after == After::kDrop) return;
+    if (pool && after == After::kKeepRset && uses < kSessionMaxMessages) {
+      // Close the open transaction now, not at the next message: the
+      // server forgets it at once (RFC 5321 4.1.1.5).
+      after = After::kQuit;
+      if (c.write("RSET\r\n", set.timeoutremote).is_ok()) {
+        auto r = c.read_reply(set.timeoutremote);
+        if (!r.is_ok()) return;
+        if (r->is_ok()) after = After::kKeep;
+      }
+    }
+    if (pool && (after == After::kKeep || after == After::kKeepRset) &&
+        uses < kSessionMaxMessages) {
+      if (pool->kept) {
+        // One session per worker: the older one makes way.
+        (void)pool->kept->conn.write("QUIT\r\n", kSessionQuitSeconds);
+        pool->kept.reset();
+      }
+      pool->kept.emplace(Sessions::Kept{std::move(c), t, ext, set.helohost, set.tls_required,
+                                        domain, after == After::kKeepRset, uses,
+                                        std::chrono::steady_clock::now()});
+      return;
+    }
+    // qmail-remote(8)'s habit: do not wait for QUIT's reply.
+    (void)c.write("QUIT\r\n", pool ? kSessionQuitSeconds : set.timeoutremote);
+  };
+
+  // A kept session to one of the targets goes first within its preference
+  // group (equal preferences are in random order anyway).
+  if (pool && pool->kept) {
+    auto it = std::find_if(targets.begin(), targets.end(),
+                           [&](const Target& t) { return pool->kept->matches(t, set); });
+    if (it != targets.end()) {
+      auto first =
+          std::find_if(targets.begin(), it, [&](const Target& t) { return t.pref == it->pref; });
+      std::rotate(first, it, it + 1);
+    }
+  }
+
   for (const auto& t : targets) {
+    if (pool && pool->kept && pool->kept->matches(t, set)) {
+      Sessions::Kept k = std::move(*pool->kept);
+      pool->kept.reset();
+      if (k.conn.idle_ok()) {
+        // Records of this attempt count only if it was not stale.
+        Report attempt;
+        After after = After::kDrop;
+        if (transact(k.conn, k.ext, t, set, sender, rcpts, msg, attempt, true, k.need_rset,
+                     after) == Outcome::kDone) {
+          report.append(attempt);
+          finish(std::move(k.conn), t, k.ext, after, k.uses + 1);
+          return;
+        }
+      }
+      // The kept session was closed or closing before any recipient was
+      // accepted, so nothing was delivered on it: a new connection.
+    }
     auto down = tcpto_file_is_down(tcpto_path, t.ip);
     if (down.is_ok() && *down) continue;
     auto conn = Conn::open(t.ip, t.port, set.timeoutconnect);
     // qmail-tcpto(8): only timeouts count; anything else clears.
     (void)tcpto_file_record(tcpto_path, t.ip, !conn.is_ok() && conn.status().err() == ETIMEDOUT);
     if (!conn.is_ok()) continue;
-    if (smtp(*conn, t, set, true, sender, rcpts, msg, report) == Outcome::kDone) return;
+    Extensions ext;
+    After after = After::kDrop;
+    Outcome o = greet(*conn, t, set, true, report, ext, after);
+    if (o == Outcome::kReady)
+      o = transact(*conn, ext, t, set, sender, rcpts, msg, report, false, false, after);
+    if (o == Outcome::kDone) return finish(std::move(*conn), t, ext, after, 1);
     // Opportunistic TLS failed: the same server again, in plain text.
     auto plain = Conn::open(t.ip, t.port, set.timeoutconnect);
     if (!plain.is_ok()) continue;
-    (void)smtp(*plain, t, set, false, sender, rcpts, msg, report);
+    o = greet(*plain, t, set, false, report, ext, after);
+    if (o == Outcome::kReady)
+      o = transact(*plain, ext, t, set, sender, rcpts, msg, report, false, false, after);
+    if (o == Outcome::kDone) finish(std::move(*plain), t, ext, after, 1);
     return;
   }
   report.message('Z', "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");
 }
 
 }  // namespace
+
+Sessions::Sessions() : state_(std::make_unique<State>()) {}
+
+Sessions::~Sessions() { close(); }
+
+std::string Sessions::deliver(std::string_view host, std::string_view sender,
+                              std::span<char* const> rcpts, int in_fd) {
+  Report report;
+  bool bad = is_bad_arg(host) || is_bad_arg(sender);
+  for (char* r : rcpts) bad = bad || is_bad_arg(r);
+  if (bad)
+    report.message('D', "Sorry, an address contains a line break. (#5.1.3)\n");
+  else if (rcpts.empty())
+    report.message('D', "Sorry, I was invoked improperly. (#5.3.5)\n");
+  else
+    qmail::remote::deliver(host, sender, rcpts, in_fd, report, state_.get());
+  return report.bytes();
+}
+
+int Sessions::fd() const { return state_->kept ? state_->kept->conn.fd() : -1; }
+
+std::string Sessions::domain() const { return state_->kept ? state_->kept->domain : ""; }
+
+std::optional<std::chrono::steady_clock::time_point> Sessions::expires() const {
+  if (!state_->kept) return std::nullopt;
+  return state_->kept->idle_since + std::chrono::seconds(kSessionIdleSeconds);
+}
+
+void Sessions::close(bool quit) {
+  if (!state_ || !state_->kept) return;
+  if (quit) (void)state_->kept->conn.write("QUIT\r\n", kSessionQuitSeconds);
+  state_->kept.reset();
+}
 
 int run(std::span<char*> args, int in_fd, int out_fd) {
   Report report;
@@ -589,7 +821,7 @@ int run(std::span<char*> args, int in_fd, int out_fd) {
     if (bad)
       report.message('D', "Sorry, an address contains a line break. (#5.1.3)\n");
     else
-      deliver(args[1], args[2], args.subspan(3), in_fd, report);
+      deliver(args[1], args[2], args.subspan(3), in_fd, report, nullptr);
   }
   (void)io::write_all(out_fd, report.bytes());
   return code;

@@ -6,8 +6,11 @@
 // text and a 0 byte. The program always exits 0 once it has its arguments.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -64,6 +67,49 @@ std::vector<dns::IpAddr> local_addresses();
 // sender, recipients...), the message is read from `in_fd` and the report
 // written to `out_fd`. Returns the exit code (0, or 100 for usage).
 int run(std::span<char*> args, int in_fd, int out_fd);
+
+// Connection reuse, for qmail-rspawn's remote workers (spawn/rpool.h):
+// one process delivers message after message and keeps the SMTP session of
+// a finished transaction open (no QUIT) for the next message to the same
+// target. The next message on it starts with MAIL (RFC 5321 3.3), after an
+// RSET only if the earlier transaction was left open. A session is reused
+// only for the same target (address, port, MX or relay name), helohost and
+// control/tlsdestinations requirement; it carries at most
+// kSessionMaxMessages messages and is closed after kSessionIdleSeconds
+// idle. If a reused session fails before any recipient is accepted (EOF,
+// I/O error, 421), the message goes over a new connection instead: nothing
+// was delivered on the old one.
+inline constexpr int kSessionIdleSeconds = 2;
+inline constexpr unsigned kSessionMaxMessages = 100;
+// Write timeout for the QUIT of a session that is given up.
+inline constexpr int kSessionQuitSeconds = 2;
+
+class Sessions {
+ public:
+  Sessions();
+  ~Sessions();
+  Sessions(const Sessions&) = delete;
+  Sessions& operator=(const Sessions&) = delete;
+
+  // Delivers the message on `in_fd` (a regular file, read from its
+  // current offset) like run() and returns the report bytes.
+  std::string deliver(std::string_view host, std::string_view sender, std::span<char* const> rcpts,
+                      int in_fd);
+  // The kept session's socket (to watch while idle), or -1.
+  int fd() const;
+  // The host argument (lower case) of its last message, or "".
+  std::string domain() const;
+  // When it has been idle long enough to be closed; nullopt without one.
+  std::optional<std::chrono::steady_clock::time_point> expires() const;
+  // Closes the kept session, after a QUIT (not awaited) if `quit`.
+  void close(bool quit = true);
+
+  struct Kept;
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
 
 // qmail-remote's main body: run(args, 0, 1). qmail-rspawn calls it in its
 // forked child instead of exec'ing bin/qmail-remote (spawn/builtin.h).

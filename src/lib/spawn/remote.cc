@@ -1,18 +1,16 @@
 #include "spawn/remote.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
-#include "base/run_program.h"
 #include "home/home.h"
 #include "queue/layout.h"
-#include "remote/remote.h"
 #include "spawn/builtin.h"
 #include "spawn/local.h"
+#include "spawn/rpool.h"
 
 namespace qmail::spawn {
 
@@ -45,11 +43,6 @@ void RemoteJob::run_child(const Command& c) {
   char* const argv[] = {const_cast<char*>("qmail-remote"), const_cast<char*>(host.c_str()),
                         const_cast<char*>(c.sender.c_str()), const_cast<char*>(c.recipient.c_str()),
                         nullptr};
-  if (builtin_ && !(alt && *alt)) {
-    // Our own qmail-remote: its code, here (spawn/builtin.h).
-    ::prctl(PR_SET_NAME, "qmail-remote");
-    ::_exit(run_program("qmail-remote", 4, const_cast<char**>(argv), remote::remote_main));
-  }
   ::execv(prog.c_str(), argv);
   remote_fail("Unable to run qmail-remote. (#4.3.0)\n");
 }
@@ -59,7 +52,13 @@ Reply RemoteJob::translate(int wstat, std::string_view output) {
 }
 
 Status rspawn_main(std::span<char*>) {
-  RemoteJob job(carries_mark(home::path("bin/qmail-remote"), QMAIL_BUILTIN_MARK_REMOTE));
+  // Our own qmail-remote: its code in long-lived workers that keep SMTP
+  // sessions open (spawn/rpool.h). $QMAILREMOTE or another program at
+  // bin/qmail-remote: exec'd per delivery.
+  const char* alt = ::getenv("QMAILREMOTE");
+  if (!(alt && *alt) && carries_mark(home::path("bin/qmail-remote"), QMAIL_BUILTIN_MARK_REMOTE))
+    return serve_pool(0, 1);
+  RemoteJob job;
   return serve(job, 0, 1);
 }
 
