@@ -7,7 +7,7 @@
 
 // Tells qmail-rspawn that this file is our qmail-remote, whose code it may
 // run without exec (spawn/builtin.h).
-[[gnu::used, gnu::retain]] static const char kBuiltinMark[] = QMAIL_BUILTIN_MARK_REMOTE;
+QMAIL_BUILTIN_MARK(QMAIL_BUILTIN_MARK_REMOTE);
 
 int main(int argc, char** argv) {
   return qmail::run_program("qmail-remote", argc, argv, qmail::remote::remote_main);

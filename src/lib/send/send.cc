@@ -27,6 +27,7 @@
 #include "queue/layout.h"
 #include "send/bounce.h"
 #include "send/envelope.h"
+#include "send/remover.h"
 #include "send/route.h"
 #include "send/schedule.h"
 #include "spawn/protocol.h"
@@ -105,7 +106,11 @@ struct Msg {
   // Delivered straight from todo/<id>: no info, local or remote file
   // exists yet (see process_todo). Cleared by materialize().
   bool direct = false;
-  bool idle() const { return !ch[0].busy && !ch[1].busy && !ch[0].in_round && !ch[1].in_round; }
+  // Done; its files are being removed by the Remover.
+  bool removing = false;
+  bool idle() const {
+    return !ch[0].busy && !ch[1].busy && !ch[0].in_round && !ch[1].in_round && !removing;
+  }
 };
 
 struct Job {
@@ -187,6 +192,8 @@ class Send {
   // still in todo_known_ until qmail-clean's '+'.
   std::set<std::uint64_t> direct_x_;
   bool clean_gone_ = false;  // EOF from qmail-clean after TERM
+  Remover remover_;
+  void finish_removed();
 };
 
 void Send::logline(std::string_view line) {
@@ -603,16 +610,27 @@ void Send::check_message(std::uint64_t id) {
   // todo: sweep_mess() has it removed when it is old. While the mess file
   // exists no new message can have this id (its inode number), so the id
   // is never reused before every file of this message is gone.
-  for (const std::string& p : {q_.local(id), q_.remote(id), q_.info(id)}) {
-    if (!fs::unlink(p).is_ok()) {
-      logline("warning: unable to unlink " + p + "; will try again later");
-      recheck_.insert({now() + kTroubleDelay, id});
-      return;
+  // The unlinks run on the Remover's thread; the message stays in msgs_
+  // (removing, so not idle) until finish_removed() has its result.
+  m.removing = true;
+  remover_.submit(id, {q_.local(id), q_.remote(id), q_.info(id)});
+}
+
+// The Remover finished some messages' files: qmail-clean takes the rest.
+void Send::finish_removed() {
+  for (const Remover::Done& d : remover_.take()) {
+    auto it = msgs_.find(d.id);
+    if (it == msgs_.end()) continue;
+    it->second.removing = false;
+    if (!d.failed.empty()) {
+      logline("warning: unable to unlink " + d.failed + "; will try again later");
+      recheck_.insert({now() + kTroubleDelay, d.id});
+      continue;
     }
+    clean_send('x', {d.id});
+    logline("end msg " + std::to_string(d.id));
+    msgs_.erase(it);
   }
-  clean_send('x', {id});
-  logline("end msg " + std::to_string(id));
-  msgs_.erase(it);
 }
 
 // bounce/<id> is removed only after qmail-queue accepted the bounce. A
@@ -1044,6 +1062,10 @@ Status Send::run() {
     ::fcntl(kSpawnIn[c], F_SETFL, ::fcntl(kSpawnIn[c], F_GETFL) | O_NONBLOCK);
   }
   ::fcntl(kCleanOut, F_SETFL, ::fcntl(kCleanOut, F_GETFL) & ~O_NONBLOCK);
+  if (Status r = remover_.start(); !r.is_ok()) {
+    logline("alert: cannot start: " + safe(r.message()));
+    return r;
+  }
 
   // Restart: everything preprocessed is loaded; todo/ is processed in
   // slices below.
@@ -1055,7 +1077,7 @@ Status Send::run() {
   std::vector<pollfd> fds;
   for (;;) {
     if (g_term) {
-      if (busy_total() == 0 && clean_inflight_.empty()) {
+      if (busy_total() == 0 && clean_inflight_.empty() && remover_.pending() == 0) {
         logline("status: exiting");
         return Status::ok();
       }
@@ -1130,6 +1152,7 @@ Status Send::run() {
     fds.push_back({kSpawnOut[1], static_cast<short>(outbuf_[1].empty() ? 0 : POLLOUT), 0});
     // qmail-clean's replies; EOF means it died.
     fds.push_back({kCleanIn, static_cast<short>(clean_gone_ ? 0 : POLLIN), 0});
+    fds.push_back({remover_.fd(), POLLIN, 0});
     if (trigger_.valid() && !g_term) fds.push_back({trigger_.get(), POLLIN, 0});
     int timeout = -1;
     bool busy_work =
@@ -1167,7 +1190,8 @@ Status Send::run() {
       clean_inflight_.clear();
       clean_gone_ = true;
     }
-    if (fds.size() > 6 && fds[6].revents) {
+    if (fds[6].revents) finish_removed();
+    if (fds.size() > 7 && fds[7].revents) {
       char buf[256];
       ssize_t r = ::read(trigger_.get(), buf, sizeof buf);
       // EOF: every writer closed; reopen so poll does not spin on POLLHUP.
