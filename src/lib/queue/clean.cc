@@ -77,8 +77,15 @@ Status handle(const Layout& q, std::string_view request, std::set<std::string>* 
       // gone for good before qmail-send starts deliveries: were it to come
       // back, the message would be preprocessed and delivered again.
       QMAIL_RETURN_IF_ERROR(fs::unlink(q.intd(*id)));
-      QMAIL_ASSIGN_OR_RETURN(bool removed, remove(q.todo(*id)));
-      if (!removed) return Status::ok();
+      // The envelope inode (one link now) goes to the pool when it can
+      // (queue/recycle.h); not emptied (a crash must not leave an empty
+      // todo/<id>).
+      struct stat st;
+      if (::lstat(q.todo(*id).c_str(), &st) != 0) {
+        if (errno == ENOENT) return Status::ok();
+        return Status::temp_errno("unable to stat " + q.todo(*id));
+      }
+      QMAIL_RETURN_IF_ERROR(recycle(q, q.todo(*id), false));
       if (to_sync) {
         to_sync->insert(q.dir("todo"));
         return Status::ok();

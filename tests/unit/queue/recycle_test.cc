@@ -122,5 +122,19 @@ TEST_F(Recycle, CleanXRecyclesTodoAndMess) {
   EXPECT_TRUE(fsys::exists(free_path(e)));
 }
 
+TEST_F(Recycle, CleanIRecyclesTheEnvelopeAndKeepsTheMessage) {
+  std::uint64_t id = 100;
+  spit(q_->mess(id), "message");
+  spit(q_->intd(id), bytes("u1\0p2\0Fs\0Tr\0"));
+  ASSERT_EQ(::link(q_->intd(id).c_str(), q_->todo(id).c_str()), 0);
+  ino_t e = ino(q_->todo(id));
+  ASSERT_TRUE(clean::handle(*q_, "i100").is_ok());
+  EXPECT_FALSE(fsys::exists(q_->todo(id)));
+  EXPECT_FALSE(fsys::exists(q_->intd(id)));
+  EXPECT_EQ(slurp(q_->mess(id)), "message");
+  EXPECT_TRUE(fsys::exists(free_path(e)));
+  EXPECT_TRUE(clean::handle(*q_, "i100").is_ok());  // again: nothing there
+}
+
 }  // namespace
 }  // namespace qmail::queue
