@@ -182,6 +182,43 @@ class DeliveryTest(HomeTestCase):
         wait_for(lambda: not h.queue_files("mess") and not h.queue_files("todo"), 30,
                  "the queue to empty")
 
+    def test_parallel_injection_delivers_each_message_once(self):
+        """Four parallel qmail-queue loops while qmail-send runs: with ids
+        (inode numbers) reused at once from the pool, every message is
+        delivered exactly once and the queue ends empty. (A todo/<id> must
+        never be taken up while qmail-clean is still removing a message
+        with that id: that delivered one message twice and left the next
+        one stuck.)"""
+        import threading
+        h = self.home
+        bob = h.add_user("bob")
+        h.start()
+        codes = []
+
+        def loop(t, n):
+            for i in range(n):
+                r, w = os.pipe()
+                os.write(w, b"Fa@b.test\0Tbob@example.test\0\0")
+                os.close(w)
+                p = subprocess.Popen([h.bin("qmail-queue")], stdin=subprocess.PIPE, stdout=r,
+                                     env=h.env())
+                os.close(r)
+                p.communicate(b"Subject: x\n\nid-%d-%d\n" % (t, i))
+                codes.append(p.returncode)
+        n = 150
+        threads = [threading.Thread(target=loop, args=(t, n)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(codes, [0] * (4 * n))
+        wait_for(lambda: len(h.maildir(bob)) >= 4 * n, 120, "every delivery")
+        wait_for(lambda: not h.queue_files("todo") and not h.queue_files("mess"), 60,
+                 "the queue to empty")
+        bodies = [m.partition(b"\n\n")[2] for m in h.read_maildir(bob)]
+        self.assertEqual(len(bodies), 4 * n)
+        self.assertEqual(len(set(bodies)), 4 * n)
+
     def test_background_reader_keeps_its_message(self):
         """A delivery program that leaves a process reading the message
         after it exits: the message's inode is not reused (qmail-clean's

@@ -188,9 +188,9 @@ class Send {
   // order; and failed ones to send again at their time.
   std::deque<std::pair<char, std::uint64_t>> clean_inflight_;
   std::set<std::tuple<std::int64_t, char, std::uint64_t>> clean_retry_;
-  // Ids of direct messages whose "x" is in flight: their todo/<id> is
-  // still in todo_known_ until qmail-clean's '+'.
-  std::set<std::uint64_t> direct_x_;
+  // An "x" ended: todo/ is scanned again at the next pass (a new message
+  // may have the freed id; see read_clean).
+  bool rescan_todo_ = false;
   bool clean_gone_ = false;  // EOF from qmail-clean after TERM
   Remover remover_;
   void finish_removed();
@@ -285,6 +285,12 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   };
 
   for (std::uint64_t id : ids) {
+    if (clean_pending(id)) {
+      // qmail-clean is still removing a message with this id, perhaps
+      // this very todo/<id>: never take it up now. The '+' makes us
+      // scan todo/ again (read_clean).
+      continue;
+    }
     std::string todo_path = q_.todo(id);
     auto text = fs::read_file(todo_path, kMaxEnvelope);
     if (!text.is_ok()) {
@@ -592,7 +598,6 @@ void Send::check_message(std::uint64_t id) {
     }
     // Every recipient is delivered: qmail-clean removes todo/<id> first,
     // then intd and mess. Until its '+', todo_known_ keeps the id.
-    direct_x_.insert(id);
     clean_send('x', {id});
     logline("end msg " + std::to_string(id));
     msgs_.erase(it);
@@ -955,14 +960,13 @@ bool Send::read_clean() {
     }
     auto [cmd, id] = clean_inflight_.front();
     clean_inflight_.pop_front();
-    if (cmd == 'x' && answers[i] == '+' && direct_x_.erase(id)) {
+    if (cmd == 'x' && answers[i] == '+' && !clean_pending(id)) {
+      // Every request for this id is done: its files are gone, and a new
+      // message may already have the freed inode number (the id) -- its
+      // trigger may have come while the id was still known (a direct
+      // message keeps its id in todo_known_ until now). Look again.
       todo_known_.erase(id);
-      // A new message may already have the freed inode number (the id),
-      // and its trigger may have come while the id was still known.
-      if (fs::exists(q_.todo(id))) {
-        todo_known_.insert(id);
-        todo_.push_back(id);
-      }
+      rescan_todo_ = true;
       continue;
     }
     if (answers[i] == '+') {
@@ -1098,9 +1102,10 @@ Status Send::run() {
     }
     std::int64_t t = now();
     if (!g_term) {
-      if (t >= next_scan_) {
+      if (t >= next_scan_ || rescan_todo_) {
+        rescan_todo_ = false;
         scan_todo();
-        next_scan_ = t + kTodoScanInterval;
+        if (t >= next_scan_) next_scan_ = t + kTodoScanInterval;
       }
       if (t >= next_mess_sweep_) {
         sweep_mess();
