@@ -3,6 +3,8 @@
 namespace qmail::queue_exit {
 
 const char* describe(int code) {
+  // One line per code: a table, kept aligned by hand.
+  // clang-format off
   switch (code) {
     case kOk: return "ok";
     case kAddressTooLong: return "envelope address too long for qq (#5.1.3)";
@@ -22,6 +24,7 @@ const char* describe(int code) {
     default:
       return is_perm(code) ? "qq permanent problem (#5.3.0)" : "qq temporary problem (#4.3.0)";
   }
+  // clang-format on
 }
 
 }  // namespace qmail::queue_exit

@@ -12,7 +12,8 @@ inline constexpr int kSkipRest = 99;
 
 }  // namespace qmail::exitcode
 
-// qmail-queue(8) exit codes.
+// qmail-queue(8) exit codes (a table with aligned comments).
+// clang-format off
 namespace qmail::queue_exit {
 inline constexpr int kOk = 0;
 inline constexpr int kAddressTooLong = 11;         // perm
@@ -28,6 +29,7 @@ inline constexpr int kQueueFiles = 62;             // temp: trouble creating fil
 inline constexpr int kInternalBug = 81;            // temp
 inline constexpr int kEnvelopeFormat = 91;         // temp: envelope format error
 inline constexpr int kExecFailed = 120;            // temp: a caller could not exec qmail-queue
+// clang-format on
 
 // Is `code` (from qmail-queue) a permanent failure? qmail-queue(8): codes
 // between 11 and 40 are permanent, everything else nonzero temporary.
