@@ -9,6 +9,7 @@
 #include "fs/fs.h"
 #include "home/home.h"
 #include "queue/layout.h"
+#include "smtp/limits.h"
 #include "users/getpw.h"
 
 namespace qmail::setup {
@@ -121,6 +122,8 @@ std::string ids_report(const std::string& home) {
 
 }  // namespace
 
+static_assert(smtp::kDefaultDatabytes == 10485760, "showctl's databytes default");
+
 const std::vector<ControlFile>& control_files() {
   static const std::vector<ControlFile> files = {
       {"badmailfrom", K::kList, "Any MAIL FROM is allowed.", false, "",
@@ -129,7 +132,8 @@ const std::vector<ControlFile>& control_files() {
       {"bouncehost", K::kLine, "bouncehost", true, "Bounce host name is ", "", "qmail-send"},
       {"concurrencylocal", K::kInt, "10", false, "Local concurrency is ", "", "qmail-send"},
       {"concurrencyremote", K::kInt, "20", false, "Remote concurrency is ", "", "qmail-send"},
-      {"databytes", K::kInt, "0", false, "SMTP DATA limit is ", " bytes", "qmail-smtpd"},
+      // Our qmail-smtpd's default (smtp::kDefaultDatabytes, docs/smtpd.md), not qmail's 0.
+      {"databytes", K::kInt, "10485760", false, "SMTP DATA limit is ", " bytes", "qmail-smtpd"},
       {"defaultdomain", K::kLine, "defaultdomain", true, "Default domain name is ", "",
        "qmail-inject"},
       {"defaulthost", K::kLine, "defaulthost", true, "Default host name is ", "", "qmail-inject"},
@@ -186,7 +190,9 @@ Result<std::string> showctl(const std::string& home) {
     std::string trouble;
     if (auto t = read_control(dir + "/me", &trouble)) me = first_line(*t);
   }
-  bool rcpthosts = false;
+  // morercpthosts comes before rcpthosts in the list, so look ahead.
+  struct stat st;
+  bool rcpthosts = ::stat((dir + "/rcpthosts").c_str(), &st) == 0;
   for (const ControlFile& c : control_files()) {
     bool present = false;
     if (c.name == "morercpthosts" && !rcpthosts) {
@@ -197,7 +203,6 @@ Result<std::string> showctl(const std::string& home) {
     } else {
       out += describe(c, dir, me, &present);
     }
-    if (c.name == "rcpthosts") rcpthosts = present;
     if (c.name == "morercpthosts") {
       // qmail-newmrh(8) compiles morercpthosts into morercpthosts.cdb.
       struct stat a, b;

@@ -222,10 +222,17 @@ bool Session::rcpt(std::string_view arg) {
       if (!*known) return error("550 5.1.1 sorry, no mailbox here by that name (#5.1.1)\r\n");
     }
   }
-  // qmail-smtpd(8): addresses without @ are always allowed; they mean the
-  // local host (qmail-send's envnoathost), so we say so in the envelope.
-  std::string address = path.domain.empty() ? path.local + "@" + c_.envnoathost : path.address();
-  if (c_.relayclient) address += *c_.relayclient;
+  // qmail-smtpd(8): RELAYCLIENT is appended to the address as given, so
+  // RCPT TO:<box> with RELAYCLIENT=@host means box@host. Addresses still
+  // without @ are always allowed; they mean the local host (qmail-send's
+  // envnoathost), so we say so in the envelope.
+  std::string address = path.domain.empty() ? path.local : path.address();
+  bool has_domain = !path.domain.empty();
+  if (c_.relayclient) {
+    address += *c_.relayclient;
+    has_domain = has_domain || c_.relayclient->find('@') != std::string::npos;
+  }
+  if (!has_domain) address += "@" + c_.envnoathost;
   rcpts_.push_back(std::move(address));
   reply("250 2.1.5 ok\r\n");
   return true;
