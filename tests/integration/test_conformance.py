@@ -60,6 +60,23 @@ class Showctl(HomeTestCase):
                           env=self.home.env(TCPREMOTEIP="127.0.0.1", TCPLOCALIP="127.0.0.1"))
         self.assertIn(b"250-SIZE 10485760\r\n", p.stdout)
 
+    def test_knows_every_control_file_our_programs_read(self):
+        # qmail-control(5) lists them; none is "I have no idea what this file does".
+        for name, text in [("maxrcpt", "5\n"), ("bouncemaxbytes", "0\n"),
+                           ("tlsdestinations", "secure.test\n"), ("dnsresolvers", "127.0.0.1\n"),
+                           ("recipients", "a@example.test\n"), ("servercert.pem", "x\n"),
+                           ("clientca.pem", "x\n"), ("recipients.cdb", "")]:
+            self.home.control(name, text)
+        out = self.showctl()
+        self.assertNotIn("I have no idea", out)
+        for want in ["\nmaxrcpt: SMTP recipients per message: at most 5.\n",
+                     "\nbouncemaxbytes: Bounces quote at most 0 bytes",
+                     "\ntlsdestinations: \nTLS with a verified certificate required for secure.test.\n",
+                     "\ndnsresolvers: \nDNS server: 127.0.0.1.\n",
+                     "\nrecipients: \nValid recipient: a@example.test.\n",
+                     "\nservercert.pem: ", "\nclientca.pem: ", "\nrecipients.cdb: "]:
+            self.assertIn(want, out)
+
 
 if __name__ == "__main__":
     unittest.main()

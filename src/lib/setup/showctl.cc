@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
+#include <utility>
 
 #include "base/strings.h"
 #include "fs/fs.h"
@@ -123,6 +125,7 @@ std::string ids_report(const std::string& home) {
 }  // namespace
 
 static_assert(smtp::kDefaultDatabytes == 10485760, "showctl's databytes default");
+static_assert(smtp::kDefaultMaxRcpt == 100, "showctl's maxrcpt default");
 
 const std::vector<ControlFile>& control_files() {
   static const std::vector<ControlFile> files = {
@@ -130,6 +133,8 @@ const std::vector<ControlFile>& control_files() {
        " not accepted in MAIL FROM.", "qmail-smtpd"},
       {"bouncefrom", K::kLine, "MAILER-DAEMON", false, "Bounce user name is ", "", "qmail-send"},
       {"bouncehost", K::kLine, "bouncehost", true, "Bounce host name is ", "", "qmail-send"},
+      {"bouncemaxbytes", K::kInt, "50000", false, "Bounces quote at most ",
+       " bytes of the message (0: all of it)", "qmail-send"},
       {"concurrencylocal", K::kInt, "10", false, "Local concurrency is ", "", "qmail-send"},
       {"concurrencyremote", K::kInt, "20", false, "Remote concurrency is ", "", "qmail-send"},
       // Our qmail-smtpd's default (smtp::kDefaultDatabytes, docs/smtpd.md), not qmail's 0.
@@ -137,6 +142,8 @@ const std::vector<ControlFile>& control_files() {
       {"defaultdomain", K::kLine, "defaultdomain", true, "Default domain name is ", "",
        "qmail-inject"},
       {"defaulthost", K::kLine, "defaulthost", true, "Default host name is ", "", "qmail-inject"},
+      {"dnsresolvers", K::kList, "DNS servers are those of /etc/resolv.conf.", false,
+       "DNS server: ", ".", "qmail-remote"},
       {"doublebouncehost", K::kLine, "doublebouncehost", true, "2B recipient host: ", "",
        "qmail-send"},
       {"doublebounceto", K::kLine, "postmaster", false, "2B recipient user: ", "", "qmail-send"},
@@ -148,6 +155,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-smtpd"},
       {"locals", K::kList, "Messages for me are delivered locally.", false, "Messages for ",
        " are delivered locally.", "qmail-send"},
+      {"maxrcpt", K::kInt, "100", false, "SMTP recipients per message: at most ", "",
+       "qmail-smtpd"},
       {"me", K::kLine, "undefined! Uh-oh", false, "My name is ", "", "(default for others)"},
       {"morercpthosts", K::kList, "No effect.", false,
        "SMTP clients may send messages to recipients at ", ".", "qmail-smtpd"},
@@ -159,6 +168,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-send"},
       {"rcpthosts", K::kList, "SMTP clients may send messages to any recipient.", false,
        "SMTP clients may send messages to recipients at ", ".", "qmail-smtpd"},
+      {"recipients", K::kList, "No extra valid recipients.", false, "Valid recipient: ", ".",
+       "qmail-newrcpt"},
       {"smtpgreeting", K::kLine, "smtpgreeting", true, "SMTP greeting: 220 ", "", "qmail-smtpd"},
       {"smtproutes", K::kList, "No artificial SMTP routes.", false, "SMTP route: ", "",
        "qmail-remote"},
@@ -168,6 +179,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-remote"},
       {"timeoutsmtpd", K::kInt, "1200", false, "SMTP server data timeout is ", " seconds",
        "qmail-smtpd"},
+      {"tlsdestinations", K::kList, "TLS is opportunistic for every destination.", false,
+       "TLS with a verified certificate required for ", ".", "qmail-remote"},
       {"virtualdomains", K::kList, "No virtual domains.", false, "Virtual domain: ", "",
        "qmail-send"},
   };
@@ -222,8 +235,20 @@ Result<std::string> showctl(const std::string& home) {
       }
     }
   }
+  // Files that are not text: described by their presence only.
+  static const std::pair<std::string_view, std::string_view> kBinary[] = {
+      {"clientca.pem", "qmail-smtpd asks for client certificates signed by these CAs."},
+      {"recipients.cdb", "qmail-smtpd refuses unknown recipients (made by qmail-newrcpt)."},
+      {"servercert.pem", "qmail-smtpd offers STARTTLS with this certificate."},
+  };
+  for (const auto& [name, what] : kBinary)
+    if (std::binary_search(names.begin(), names.end(), std::string(name)))
+      out += "\n" + std::string(name) + ": " + std::string(what) + "\n";
   for (const std::string& name : names) {
     if (name == "morercpthosts.cdb") continue;
+    if (std::any_of(std::begin(kBinary), std::end(kBinary),
+                    [&](const auto& b) { return b.first == name; }))
+      continue;
     bool known = std::any_of(control_files().begin(), control_files().end(),
                              [&](const ControlFile& c) { return c.name == name; });
     if (!known) out += "\n" + safe(name) + ": I have no idea what this file does.\n";
