@@ -179,6 +179,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-remote"},
       {"timeoutsmtpd", K::kInt, "1200", false, "SMTP server data timeout is ", " seconds",
        "qmail-smtpd"},
+      {"tlsclients", K::kList, "Every client with a certificate from clientca.pem may relay.",
+       false, "A client with a certificate from clientca.pem for ", " may relay.", "qmail-smtpd"},
       {"tlsdestinations", K::kList, "TLS is opportunistic for every destination.", false,
        "TLS with a verified certificate required for ", ".", "qmail-remote"},
       {"virtualdomains", K::kList, "No virtual domains.", false, "Virtual domain: ", "",
