@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
+#include <utility>
 
 #include "base/strings.h"
 #include "fs/fs.h"
 #include "home/home.h"
 #include "queue/layout.h"
+#include "smtp/limits.h"
 #include "users/getpw.h"
 
 namespace qmail::setup {
@@ -121,18 +124,26 @@ std::string ids_report(const std::string& home) {
 
 }  // namespace
 
+static_assert(smtp::kDefaultDatabytes == 10485760, "showctl's databytes default");
+static_assert(smtp::kDefaultMaxRcpt == 100, "showctl's maxrcpt default");
+
 const std::vector<ControlFile>& control_files() {
   static const std::vector<ControlFile> files = {
       {"badmailfrom", K::kList, "Any MAIL FROM is allowed.", false, "",
        " not accepted in MAIL FROM.", "qmail-smtpd"},
       {"bouncefrom", K::kLine, "MAILER-DAEMON", false, "Bounce user name is ", "", "qmail-send"},
       {"bouncehost", K::kLine, "bouncehost", true, "Bounce host name is ", "", "qmail-send"},
+      {"bouncemaxbytes", K::kInt, "50000", false, "Bounces quote at most ",
+       " bytes of the message (0: all of it)", "qmail-send"},
       {"concurrencylocal", K::kInt, "10", false, "Local concurrency is ", "", "qmail-send"},
       {"concurrencyremote", K::kInt, "20", false, "Remote concurrency is ", "", "qmail-send"},
-      {"databytes", K::kInt, "0", false, "SMTP DATA limit is ", " bytes", "qmail-smtpd"},
+      // Our qmail-smtpd's default (smtp::kDefaultDatabytes, docs/smtpd.md), not qmail's 0.
+      {"databytes", K::kInt, "10485760", false, "SMTP DATA limit is ", " bytes", "qmail-smtpd"},
       {"defaultdomain", K::kLine, "defaultdomain", true, "Default domain name is ", "",
        "qmail-inject"},
       {"defaulthost", K::kLine, "defaulthost", true, "Default host name is ", "", "qmail-inject"},
+      {"dnsresolvers", K::kList, "DNS servers are those of /etc/resolv.conf.", false,
+       "DNS server: ", ".", "qmail-remote"},
       {"doublebouncehost", K::kLine, "doublebouncehost", true, "2B recipient host: ", "",
        "qmail-send"},
       {"doublebounceto", K::kLine, "postmaster", false, "2B recipient user: ", "", "qmail-send"},
@@ -144,6 +155,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-smtpd"},
       {"locals", K::kList, "Messages for me are delivered locally.", false, "Messages for ",
        " are delivered locally.", "qmail-send"},
+      {"maxrcpt", K::kInt, "100", false, "SMTP recipients per message: at most ", "",
+       "qmail-smtpd"},
       {"me", K::kLine, "undefined! Uh-oh", false, "My name is ", "", "(default for others)"},
       {"morercpthosts", K::kList, "No effect.", false,
        "SMTP clients may send messages to recipients at ", ".", "qmail-smtpd"},
@@ -155,6 +168,8 @@ const std::vector<ControlFile>& control_files() {
        "qmail-send"},
       {"rcpthosts", K::kList, "SMTP clients may send messages to any recipient.", false,
        "SMTP clients may send messages to recipients at ", ".", "qmail-smtpd"},
+      {"recipients", K::kList, "No extra valid recipients.", false, "Valid recipient: ", ".",
+       "qmail-newrcpt"},
       {"smtpgreeting", K::kLine, "smtpgreeting", true, "SMTP greeting: 220 ", "", "qmail-smtpd"},
       {"smtproutes", K::kList, "No artificial SMTP routes.", false, "SMTP route: ", "",
        "qmail-remote"},
@@ -164,6 +179,10 @@ const std::vector<ControlFile>& control_files() {
        "qmail-remote"},
       {"timeoutsmtpd", K::kInt, "1200", false, "SMTP server data timeout is ", " seconds",
        "qmail-smtpd"},
+      {"tlsclients", K::kList, "Every client with a certificate from clientca.pem may relay.",
+       false, "A client with a certificate from clientca.pem for ", " may relay.", "qmail-smtpd"},
+      {"tlsdestinations", K::kList, "TLS is opportunistic for every destination.", false,
+       "TLS with a verified certificate required for ", ".", "qmail-remote"},
       {"virtualdomains", K::kList, "No virtual domains.", false, "Virtual domain: ", "",
        "qmail-send"},
   };
@@ -186,7 +205,9 @@ Result<std::string> showctl(const std::string& home) {
     std::string trouble;
     if (auto t = read_control(dir + "/me", &trouble)) me = first_line(*t);
   }
-  bool rcpthosts = false;
+  // morercpthosts comes before rcpthosts in the list, so look ahead.
+  struct stat st;
+  bool rcpthosts = ::stat((dir + "/rcpthosts").c_str(), &st) == 0;
   for (const ControlFile& c : control_files()) {
     bool present = false;
     if (c.name == "morercpthosts" && !rcpthosts) {
@@ -197,7 +218,6 @@ Result<std::string> showctl(const std::string& home) {
     } else {
       out += describe(c, dir, me, &present);
     }
-    if (c.name == "rcpthosts") rcpthosts = present;
     if (c.name == "morercpthosts") {
       // qmail-newmrh(8) compiles morercpthosts into morercpthosts.cdb.
       struct stat a, b;
@@ -217,8 +237,20 @@ Result<std::string> showctl(const std::string& home) {
       }
     }
   }
+  // Files that are not text: described by their presence only.
+  static const std::pair<std::string_view, std::string_view> kBinary[] = {
+      {"clientca.pem", "qmail-smtpd asks for client certificates signed by these CAs."},
+      {"recipients.cdb", "qmail-smtpd refuses unknown recipients (made by qmail-newrcpt)."},
+      {"servercert.pem", "qmail-smtpd offers STARTTLS with this certificate."},
+  };
+  for (const auto& [name, what] : kBinary)
+    if (std::binary_search(names.begin(), names.end(), std::string(name)))
+      out += "\n" + std::string(name) + ": " + std::string(what) + "\n";
   for (const std::string& name : names) {
     if (name == "morercpthosts.cdb") continue;
+    if (std::any_of(std::begin(kBinary), std::end(kBinary),
+                    [&](const auto& b) { return b.first == name; }))
+      continue;
     bool known = std::any_of(control_files().begin(), control_files().end(),
                              [&](const ControlFile& c) { return c.name == name; });
     if (!known) out += "\n" + safe(name) + ": I have no idea what this file does.\n";

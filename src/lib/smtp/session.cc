@@ -1,5 +1,6 @@
 #include "smtp/session.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <vector>
@@ -67,7 +68,14 @@ class Session {
     smtputf8_ = false;
   }
   bool relay_ok() const {
-    return c_.relayclient.has_value() || (ch_.tls() && ch_.tls()->client_verified());
+    if (c_.relayclient.has_value()) return true;
+    if (!ch_.tls() || !ch_.tls()->client_verified()) return false;
+    if (!c_.tlsclients) return true;
+    for (const std::string& email : ch_.tls()->client_emails())
+      if (std::find(c_.tlsclients->begin(), c_.tlsclients->end(), str::lower(email)) !=
+          c_.tlsclients->end())
+        return true;
+    return false;
   }
   bool helo(std::string_view arg, bool ehlo);
   bool mail(std::string_view arg);
@@ -222,10 +230,17 @@ bool Session::rcpt(std::string_view arg) {
       if (!*known) return error("550 5.1.1 sorry, no mailbox here by that name (#5.1.1)\r\n");
     }
   }
-  // qmail-smtpd(8): addresses without @ are always allowed; they mean the
-  // local host (qmail-send's envnoathost), so we say so in the envelope.
-  std::string address = path.domain.empty() ? path.local + "@" + c_.envnoathost : path.address();
-  if (c_.relayclient) address += *c_.relayclient;
+  // qmail-smtpd(8): RELAYCLIENT is appended to the address as given, so
+  // RCPT TO:<box> with RELAYCLIENT=@host means box@host. Addresses still
+  // without @ are always allowed; they mean the local host (qmail-send's
+  // envnoathost), so we say so in the envelope.
+  std::string address = path.domain.empty() ? path.local : path.address();
+  bool has_domain = !path.domain.empty();
+  if (c_.relayclient) {
+    address += *c_.relayclient;
+    has_domain = has_domain || c_.relayclient->find('@') != std::string::npos;
+  }
+  if (!has_domain) address += "@" + c_.envnoathost;
   rcpts_.push_back(std::move(address));
   reply("250 2.1.5 ok\r\n");
   return true;
@@ -468,9 +483,12 @@ Result<Config> load_config() {
   std::string cert = home::path("control/servercert.pem");
   if (fs::exists(cert)) {
     auto ctx = tls::ServerContext::load(cert, home::path("control/clientca.pem"));
-    if (ctx.is_ok())
-      c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
-    else
+    if (ctx.is_ok()) c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
+    if (fs::exists(home::path("control/tlsclients"))) {
+      QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("tlsclients"));
+      c.tlsclients.emplace();
+      for (const std::string& l : lines) c.tlsclients->push_back(str::lower(str::trim(l)));
+    } else
       log::warn("STARTTLS disabled: " + ctx.status().message());
   }
   if (!c.rcpthosts.supplied() && !c.relayclient)

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "smtp/policy.h"
@@ -36,7 +37,11 @@ struct Config {
   std::string remoteinfo;                   // $TCPREMOTEINFO
   std::string localhost = "unknown";        // $TCPLOCALHOST, else $TCPLOCALIP
   std::unique_ptr<tls::ServerContext> tls;  // control/servercert.pem loaded
-  bool smtps = false;                       // $SMTPS non-empty: TLS at once
+  // control/tlsclients (lower-cased), if it exists: a verified client
+  // certificate lets the client relay only when one of its e-mail
+  // addresses is listed. Without the file every verified client may relay.
+  std::optional<std::vector<std::string>> tlsclients;
+  bool smtps = false;  // $SMTPS non-empty: TLS at once
 };
 
 // qmail-smtpd(8) databytes: $DATABYTES, else control/databytes, else 0;

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -186,6 +187,34 @@ std::string Connection::version() const { return ::SSL_get_version(ssl_); }
 std::string Connection::cipher() const {
   const char* c = ::SSL_get_cipher_name(ssl_);
   return c ? c : "";
+}
+
+std::vector<std::string> Connection::client_emails() const {
+  std::vector<std::string> out;
+  if (!client_verified()) return out;
+  X509* peer = ::SSL_get1_peer_certificate(ssl_);
+  if (!peer) return out;
+  auto add = [&](const ASN1_STRING* s) {
+    if (!s) return;
+    const unsigned char* d = ::ASN1_STRING_get0_data(s);
+    int n = ::ASN1_STRING_length(s);
+    if (d && n > 0) out.emplace_back(reinterpret_cast<const char*>(d), static_cast<std::size_t>(n));
+  };
+  if (X509_NAME* subject = ::X509_get_subject_name(peer)) {
+    for (int i = -1; (i = ::X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, i)) >= 0;)
+      add(::X509_NAME_ENTRY_get_data(::X509_NAME_get_entry(subject, i)));
+  }
+  auto* names =
+      static_cast<GENERAL_NAMES*>(::X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr));
+  if (names) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+      if (g->type == GEN_EMAIL) add(g->d.rfc822Name);
+    }
+    ::GENERAL_NAMES_free(names);
+  }
+  ::X509_free(peer);
+  return out;
 }
 
 bool Connection::client_verified() const {

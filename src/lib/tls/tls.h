@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -79,6 +80,10 @@ class Connection {
   // Did the client present a certificate that verified against the
   // context's client CAs?
   bool client_verified() const;
+  // The e-mail addresses of a verified client certificate (subject
+  // emailAddress and subjectAltName rfc822Name entries); empty when the
+  // client is not verified.
+  std::vector<std::string> client_emails() const;
 
  private:
   Connection(SSL* ssl, int rfd, int wfd) : ssl_(ssl), rfd_(rfd), wfd_(wfd) {}

@@ -1,0 +1,157 @@
+"""Black-box conformance: behaviours that qmail's man pages document and
+that a sweep of the real programs found wrong (docs/conformance.md lists
+what was checked). Each test runs the real program in a fresh home."""
+import os
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import unittest
+
+import qmailtest
+from qmailtest import HomeTestCase
+from test_smtpd import SmtpdTestCase, envelope
+
+
+class SmtpdRelayclient(SmtpdTestCase):
+    """qmail-smtpd(8): with RELAYCLIENT set, qmail-smtpd "will append the
+    value of RELAYCLIENT to each incoming recipient address"."""
+
+    def test_appended_to_an_address_without_at(self):
+        # <box> + "@relay.test" is box@relay.test, not box@envnoathost@relay.test.
+        self.smtpd(envelope(rcpts=["box", "u@other.test"]), RELAYCLIENT="@relay.test")
+        self.assertEqual(self.queued()[0][1], ["box@relay.test", "u@other.test@relay.test"])
+
+    def test_suffix_without_at_still_gets_envnoathost(self):
+        # <box> + "-x" has no @: it is a local address, box-x@envnoathost.
+        self.smtpd(envelope(rcpts=["box"]), RELAYCLIENT="-x")
+        self.assertEqual(self.queued()[0][1], ["box-x@example.test"])
+
+    def test_empty_relayclient_keeps_the_address(self):
+        self.smtpd(envelope(rcpts=["box", "u@other.test"]), RELAYCLIENT="")
+        self.assertEqual(self.queued()[0][1], ["box@example.test", "u@other.test"])
+
+
+def make_email_certs():
+    """A CA; a server certificate for example.test; client certificates
+    signed by the CA: alice (subject emailAddress), carol (subjectAltName
+    email), bob (another address); and a self-signed alice."""
+    d = tempfile.mkdtemp(prefix="conf-certs-")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=test CA")
+    openssl("req", "-x509", *ec, "-keyout", "server.key", "-out", "server.crt", "-days", "2",
+            "-subj", "/CN=example.test", "-addext", "subjectAltName=DNS:example.test,IP:127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=email:Carol@Client.test\n")
+    for name, subj, ext in [("alice", "/CN=alice/emailAddress=alice@client.test", None),
+                            ("carol", "/CN=carol", "ext"),
+                            ("bob", "/CN=bob/emailAddress=bob@client.test", None)]:
+        openssl("req", "-new", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", subj)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".crt", "-days", "2",
+                *(["-extfile", ext] if ext else []))
+    openssl("req", "-x509", *ec, "-keyout", "rogue.key", "-out", "rogue.crt", "-days", "2",
+            "-subj", "/CN=alice/emailAddress=alice@client.test")
+    with open(os.path.join(d, "servercert.pem"), "wb") as out:
+        for n in ("server.crt", "server.key"):
+            with open(os.path.join(d, n), "rb") as f:
+                out.write(f.read())
+    return d
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl not installed")
+class SmtpdTlsClients(SmtpdTestCase):
+    """qmail-smtpd(8) of the qmail TLS patch: tlsclients lists the e-mail
+    addresses whose certificates (verified against clientca.pem) may relay."""
+
+    def setUp(self):
+        super().setUp()
+        self.certs = make_email_certs()
+        self.addCleanup(shutil.rmtree, self.certs, True)
+        for src, dst in [("servercert.pem", "servercert.pem"), ("ca.pem", "clientca.pem")]:
+            shutil.copy(os.path.join(self.certs, src), self.home.path("control", dst))
+        os.chmod(self.home.path("control", "servercert.pem"), 0o600)
+
+    def rcpt_codes(self, lst, cert):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "server.crt"))
+        if cert:
+            ctx.load_cert_chain(os.path.join(self.certs, cert + ".crt"),
+                                os.path.join(self.certs, cert + ".key"))
+        with smtplib.SMTP("127.0.0.1", lst.port, timeout=30) as c:
+            c.starttls(context=ctx)
+            c.ehlo("x")
+            c.mail("a@b.test")
+            return c.rcpt("u@elsewhere.test")[0], c.rcpt("u@example.test")[0]
+
+    def test_only_listed_addresses_relay(self):
+        self.home.control("tlsclients", "# who may relay\nALICE@client.test  \ncarol@client.test\n")
+        lst = self.listener()
+        for cert, want in [("alice", 250), ("carol", 250), ("bob", 553), ("rogue", 553),
+                           (None, 553)]:
+            self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
+
+    def test_without_tlsclients_every_verified_client_relays(self):
+        lst = self.listener()
+        for cert, want in [("bob", 250), ("rogue", 553), (None, 553)]:
+            self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
+
+
+class Showctl(HomeTestCase):
+    """qmail-showctl(8) describes the control files as the programs use them."""
+
+    def showctl(self):
+        return self.home.run_ok("qmail-showctl").stdout.decode()
+
+    def test_morercpthosts_with_rcpthosts(self):
+        # config-fast wrote rcpthosts: morercpthosts is not "irrelevant".
+        self.assertTrue(os.path.exists(self.home.path("control", "rcpthosts")))
+        out = self.showctl()
+        self.assertNotIn("No rcpthosts", out)
+        self.assertIn("\nmorercpthosts: (Default.) No effect.\n", out)
+        self.home.control("morercpthosts", "more.test\n")
+        out = self.showctl()
+        self.assertIn("\nmorercpthosts: \nSMTP clients may send messages to recipients at more.test.\n",
+                      out)
+
+    def test_morercpthosts_without_rcpthosts(self):
+        os.unlink(self.home.path("control", "rcpthosts"))
+        out = self.showctl()
+        self.assertIn("\nmorercpthosts: (Default.) No rcpthosts; morercpthosts is irrelevant.\n",
+                      out)
+
+    def test_databytes_default_is_what_qmail_smtpd_uses(self):
+        # Without control/databytes qmail-smtpd takes 10485760 bytes (EHLO
+        # says SIZE 10485760); showctl must not claim "0 bytes".
+        out = self.showctl()
+        self.assertIn("\ndatabytes: (Default.) SMTP DATA limit is 10485760 bytes.\n", out)
+        p = self.home.run("qmail-smtpd", input=b"EHLO x\r\nQUIT\r\n",
+                          env=self.home.env(TCPREMOTEIP="127.0.0.1", TCPLOCALIP="127.0.0.1"))
+        self.assertIn(b"250-SIZE 10485760\r\n", p.stdout)
+
+    def test_knows_every_control_file_our_programs_read(self):
+        # qmail-control(5) lists them; none is "I have no idea what this file does".
+        for name, text in [("maxrcpt", "5\n"), ("bouncemaxbytes", "0\n"),
+                           ("tlsdestinations", "secure.test\n"), ("tlsclients", "a@b.test\n"), ("dnsresolvers", "127.0.0.1\n"),
+                           ("recipients", "a@example.test\n"), ("servercert.pem", "x\n"),
+                           ("clientca.pem", "x\n"), ("recipients.cdb", "")]:
+            self.home.control(name, text)
+        out = self.showctl()
+        self.assertNotIn("I have no idea", out)
+        for want in ["\nmaxrcpt: SMTP recipients per message: at most 5.\n",
+                     "\nbouncemaxbytes: Bounces quote at most 0 bytes",
+                     "\ntlsdestinations: \nTLS with a verified certificate required for secure.test.\n",
+                     "\ndnsresolvers: \nDNS server: 127.0.0.1.\n",
+                     "\ntlsclients: \nA client with a certificate from clientca.pem for a@b.test"
+                     " may relay.\n",
+                     "\nrecipients: \nValid recipient: a@example.test.\n",
+                     "\nservercert.pem: ", "\nclientca.pem: ", "\nrecipients.cdb: "]:
+            self.assertIn(want, out)
+
+
+if __name__ == "__main__":
+    unittest.main()
