@@ -101,6 +101,38 @@ class SmtpdTlsClients(SmtpdTestCase):
             self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
 
 
+class InjectSenderFields(HomeTestCase):
+    """qmail-inject(8) exits 100 on a severe syntax error in the message;
+    qmail-header(5) lists the sender fields whose addresses it rewrites: one
+    it cannot parse is such an error, as in qmail, even with recipients on
+    the command line."""
+
+    def inject(self, header, args=("ok@x.test",)):
+        return self.home.run("qmail-inject", list(args),
+                             input=header + b"\nbody\n",
+                             env=self.home.env(QMAILQUEUE="/bin/false", USER="joe"))
+
+    def test_unparsable_sender_field_is_permanent(self):
+        for field in [b"From", b"Sender", b"Reply-To", b"Return-Receipt-To", b"Errors-To",
+                      b"Resent-From", b"Resent-Sender", b"Resent-Reply-To"]:
+            for value in [b'"unterminated <a@b.test>', b"<a@b.test", b"a@[1.2.3.4",
+                          b"(open comment a@b.test"]:
+                with self.subTest(field=field, value=value):
+                    p = self.inject(b"To: t@x.test\n" + field + b": " + value + b"\n")
+                    self.assertEqual(p.returncode, 100, p.stderr)
+                    self.assertIn(b"qmail-inject: fatal: unable to parse this line", p.stderr)
+
+    def test_odd_but_parsable_sender_fields_pass(self):
+        # token-level oddities qmail accepts stay accepted (exit 0 with -n).
+        for value in [b"Joe Smith, Jr. <joe@x.test>", b"a@b@c", b"<>", b"undisclosed:;",
+                      b'"quoted, name" <a@b.test>', b"Joe (c (nested)) <a@b.test>"]:
+            with self.subTest(value=value):
+                p = self.home.run("qmail-inject", ["-n", "ok@x.test"],
+                                  input=b"From: " + value + b"\n\nbody\n",
+                                  env=self.home.env(USER="joe"))
+                self.assertEqual(p.returncode, 0, p.stderr)
+
+
 class Showctl(HomeTestCase):
     """qmail-showctl(8) describes the control files as the programs use them."""
 
