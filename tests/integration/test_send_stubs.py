@@ -612,6 +612,37 @@ class SendTest(unittest.TestCase):
         wait_for(h.empty_queue, 20, "queue to empty")
         self.assertGreaterEqual(len(h.delivered("bob")), 1)
 
+    def test_direct_messages_wait_for_slots_without_files(self):
+        """More new messages than delivery slots: those without a slot wait
+        in memory for one, still without info, local or remote files (only
+        todo/<id>), and are delivered in turn. A qmail-send killed while
+        they wait loses none of them: the restart takes them from todo/."""
+        h = self.h
+        h.control("concurrencylocal", "1\n")
+        slow = os.path.join(h.box("bob"), "slow")
+        open(slow, "w").close()
+        h.start()
+        for i in range(5):
+            h.inject("alice@example.test", ["bob@example.test"],
+                     body=b"Subject: m%d\n\nmessage %d\n" % (i, i))
+        wait_for(lambda: self.running("bob"), 20, "the first delivery to start")
+        wait_for(lambda: h.log().count("\ninfo msg ") == 5, 20, "all five to be taken up")
+        self.assertEqual(len(h.queue_files("todo")), 5)
+        self.assertEqual(h.queue_files("info", "local", "remote"), [])
+        self.assertIn("status: local 1/1 remote 0/20", h.log())
+        self.assertNotIn("status: local 2/", h.log())
+        os.kill(h.send_pid(), signal.SIGKILL)
+        os.unlink(slow)
+        h.kill()
+        self.assertEqual(len(h.queue_files("todo")), 5)
+        h.start()
+        wait_for(h.empty_queue, 30, "queue to empty")
+        got = b"".join(h.delivered("bob"))
+        for i in range(5):
+            self.assertIn(b"message %d\n" % i, got)
+        # Each was delivered once, but the one running at the kill (twice).
+        self.assertIn(len(h.delivered("bob")), (5, 6))
+
     def test_hup_rereads_locals(self):
         h = self.h
         h.control("locals", "example.test\n")

@@ -192,6 +192,13 @@ class Send {
   // may have the freed id; see read_clean).
   bool rescan_todo_ = false;
   bool clean_gone_ = false;  // EOF from qmail-clean after TERM
+  // Messages in msgs_ with Msg::direct set (see process_todo).
+  std::size_t direct_count_ = 0;
+  bool waiting_for_slot(const Msg& m) const {
+    for (int c = 0; c < 2; ++c)
+      if (waiting_at_[c].count(m.id)) return true;
+    return false;
+  }
   Remover remover_;
   void finish_removed();
 };
@@ -327,21 +334,28 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
       Route rt = route(controls_, r);
       addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
     }
-    // The direct path: every recipient gets a delivery slot now, so the
-    // message is delivered from todo/<id> without writing info, local and
-    // remote (and without fsyncing them). todo/<id> stays until every
-    // recipient succeeded; then qmail-clean's "x" removes todo, intd and
-    // mess. A crash before that only makes the restart preprocess the
-    // message again and repeat its deliveries (duplicates, never a loss).
-    // The first failure or deferral writes the files after all
-    // (materialize) and the message goes on as any other. Not taken when
+    // The direct path: the message is delivered from todo/<id> without
+    // writing info, local and remote (and without fsyncing them).
+    // todo/<id> stays until every recipient succeeded; then qmail-clean's
+    // "x" removes todo, intd and mess. A crash before that only makes the
+    // restart preprocess the message again and repeat its deliveries
+    // (duplicates, never a loss). The first failure or deferral writes the
+    // files after all (materialize) and the message goes on as any other.
+    // Taken when every recipient gets a delivery slot now, or else while
+    // fewer than kMaxDirect direct messages are held: such a message waits
+    // for its slots in waiting_, in time order with the retries already
+    // due, exactly as a preprocessed one would (so it starves nothing and
+    // nothing starves it), only without its files. Not taken when
     // info/<id> exists (left by a crash in an earlier preprocessing: the
     // regular path rewrites it).
     std::size_t n_rcpts = addrs[0].size() + addrs[1].size();
-    if (n_rcpts > 0 && static_cast<int>(addrs[0].size()) <= free_slots[0] &&
-        static_cast<int>(addrs[1].size()) <= free_slots[1] && !fs::exists(q_.info(id))) {
-      free_slots[0] -= static_cast<int>(addrs[0].size());
-      free_slots[1] -= static_cast<int>(addrs[1].size());
+    bool fits = static_cast<int>(addrs[0].size()) <= free_slots[0] &&
+                static_cast<int>(addrs[1].size()) <= free_slots[1];
+    if (n_rcpts > 0 && (fits || direct_count_ < kMaxDirect) && !fs::exists(q_.info(id))) {
+      if (fits) {
+        free_slots[0] -= static_cast<int>(addrs[0].size());
+        free_slots[1] -= static_cast<int>(addrs[1].size());
+      }
       logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) +
               " from <" + safe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
               std::to_string(todo->uid));
@@ -352,12 +366,17 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
       m.direct = true;
       auto [it, inserted] = msgs_.emplace(id, std::move(m));
       QMAIL_CHECK(inserted);
+      ++direct_count_;
       for (int c = 0; c < 2; ++c) {
         if (addrs[c].empty()) continue;
         Chan& ch = it->second.ch[c];
         for (auto& a : addrs[c]) ch.rcpts.push_back({std::move(a), 0, false});
-        ch.in_round = true;
-        active_[c].push_back(id);
+        if (fits) {
+          ch.in_round = true;
+          active_[c].push_back(id);
+        } else {
+          schedule(it->second, c, now());
+        }
       }
       continue;
     }
@@ -464,6 +483,7 @@ bool Send::materialize(Msg& m) {
   for (int c = 0; c < 2; ++c)
     for (std::size_t i = 0; i < m.ch[c].rcpts.size(); ++i) m.ch[c].rcpts[i].offset = offsets[c][i];
   m.direct = false;
+  --direct_count_;
   m.birth = now();
   clean_send('i', {m.id});
   return true;
@@ -589,6 +609,9 @@ void Send::check_message(std::uint64_t id) {
   Msg& m = it->second;
   if (!m.idle()) return;
   if (m.direct) {
+    // Still waiting for a delivery slot (process_todo).
+    if (waiting_for_slot(m)) return;
+    --direct_count_;
     if (m.ch[0].pending() || m.ch[1].pending()) {
       // materialize() failed: start over from todo/<id>, which is still
       // there (recipients already delivered get a second copy).
@@ -1200,7 +1223,7 @@ Status Send::run() {
       char buf[256];
       ssize_t r = ::read(trigger_.get(), buf, sizeof buf);
       // EOF: every writer closed; reopen so poll does not spin on POLLHUP.
-      if (r == 0 || (fds[6].revents & POLLHUP)) trigger_.reset();
+      if (r == 0 || (fds[7].revents & POLLHUP)) trigger_.reset();
       scan_todo();
     }
   }

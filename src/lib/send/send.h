@@ -17,6 +17,10 @@ inline constexpr std::uint64_t kMaxConcurrency = 1000;
 // New messages preprocessed between two dispatch rounds, so a flood in
 // todo/ cannot starve queued deliveries.
 inline constexpr std::size_t kTodoSlice = 8;
+// Direct messages (delivered from todo/ without info, local or remote
+// files; docs/queue.md) held at once beyond those that got their delivery
+// slots at once: the rest of a flood is preprocessed as usual.
+inline constexpr std::size_t kMaxDirect = 1000;
 // todo/ is rescanned this often even without a trigger poke (seconds).
 inline constexpr int kTodoScanInterval = 60;
 // After trouble (disk, qmail-clean, qmail-queue) an action is retried

@@ -117,21 +117,24 @@ void LocalIps::add(std::string_view ip) {
 LocalIps LocalIps::load(const char* tcplocalip) {
   LocalIps l;
   if (tcplocalip) l.add(tcplocalip);
-  struct ifaddrs* ifa = nullptr;
-  if (::getifaddrs(&ifa) == 0) {
-    for (auto* p = ifa; p; p = p->ifa_next) {
-      if (!p->ifa_addr) continue;
-      if (p->ifa_addr->sa_family == AF_INET) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(p->ifa_addr);
-        l.addrs_.emplace_back(reinterpret_cast<char*>(&sin->sin_addr), 4);
-      } else if (p->ifa_addr->sa_family == AF_INET6) {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(p->ifa_addr);
-        l.addrs_.emplace_back(reinterpret_cast<char*>(&sin6->sin6_addr), 16);
-      }
-    }
-    ::freeifaddrs(ifa);
-  }
   return l;
+}
+
+void LocalIps::add_interfaces() const {
+  interfaces_ = true;
+  struct ifaddrs* ifa = nullptr;
+  if (::getifaddrs(&ifa) != 0) return;
+  for (auto* p = ifa; p; p = p->ifa_next) {
+    if (!p->ifa_addr) continue;
+    if (p->ifa_addr->sa_family == AF_INET) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(p->ifa_addr);
+      addrs_.emplace_back(reinterpret_cast<char*>(&sin->sin_addr), 4);
+    } else if (p->ifa_addr->sa_family == AF_INET6) {
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(p->ifa_addr);
+      addrs_.emplace_back(reinterpret_cast<char*>(&sin6->sin6_addr), 16);
+    }
+  }
+  ::freeifaddrs(ifa);
 }
 
 bool LocalIps::is_local_literal(std::string_view literal) const {
@@ -151,9 +154,12 @@ bool LocalIps::is_local_literal(std::string_view literal) const {
   unsigned char buf[16];
   if (::inet_pton(af, s.c_str(), buf) != 1) return false;
   std::string key(reinterpret_cast<char*>(buf), len);
-  for (const auto& a : addrs_)
-    if (a == key) return true;
-  return false;
+  for (;;) {
+    for (const auto& a : addrs_)
+      if (a == key) return true;
+    if (interfaces_) return false;
+    add_interfaces();
+  }
 }
 
 Status make_morercpthosts(const std::string& home_dir) {

@@ -70,6 +70,15 @@ TEST(LocalIps, Literals) {
   EXPECT_FALSE(l.is_local_literal("[junk]"));
 }
 
+TEST(LocalIps, InterfaceAddressesAreLookedUpWhenNeeded) {
+  // Not $TCPLOCALIP, but loopback's address: listed at the first literal
+  // that $TCPLOCALIP does not match.
+  LocalIps l = LocalIps::load("192.0.2.7");
+  EXPECT_TRUE(l.is_local_literal("[192.0.2.7]"));
+  EXPECT_TRUE(l.is_local_literal("[127.0.0.1]"));
+  EXPECT_FALSE(l.is_local_literal("[192.0.2.8]"));
+}
+
 }  // namespace
 }  // namespace qmail::smtp
 
