@@ -95,10 +95,81 @@ class SmtpdTlsClients(SmtpdTestCase):
                            (None, 553)]:
             self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
 
+    def negotiated(self, lst):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "server.crt"))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        with smtplib.SMTP("127.0.0.1", lst.port, timeout=30) as c:
+            c.starttls(context=ctx)
+            return c.sock.cipher()[0]
+
+    def test_tlsserverciphers_and_tlsciphers_choose_the_tls12_suite(self):
+        self.home.control("tlsserverciphers", "ECDHE-ECDSA-CHACHA20-POLY1305\n")
+        self.assertEqual(self.negotiated(self.listener()), "ECDHE-ECDSA-CHACHA20-POLY1305")
+        # $TLSCIPHERS takes precedence over the control file.
+        lst = self.listener(TLSCIPHERS="ECDHE-ECDSA-AES128-GCM-SHA256")
+        self.assertEqual(self.negotiated(lst), "ECDHE-ECDSA-AES128-GCM-SHA256")
+
+    def test_tlsserverciphers_never_widens_the_policy(self):
+        # A suite without forward secrecy or AEAD is not taken: with nothing
+        # else named, STARTTLS is off (and the reason is logged).
+        self.home.control("tlsserverciphers", "AES128-SHA\n")
+        out, _, err = self.smtpd(b"EHLO x\r\nSTARTTLS\r\nQUIT\r\n")
+        self.assertNotIn("STARTTLS", out)
+        self.assertIn("454 4.7.0 TLS not available", out)
+        self.assertIn("STARTTLS disabled", err)
+
+    def test_clientcrl_revokes(self):
+        d = self.certs
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n"
+                    "default_md = sha256\ndefault_crl_days = 2\n")
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "crlnumber"), "w") as f:
+            f.write("01\n")
+        for args in (["-revoke", "bob.crt"], ["-gencrl", "-out", "crl.pem"]):
+            subprocess.run(["openssl", "ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert",
+                            "ca.pem", *args], cwd=d, check=True, capture_output=True)
+        shutil.copy(os.path.join(d, "crl.pem"), self.home.path("control", "clientcrl.pem"))
+        lst = self.listener()
+        for cert, want in [("alice", 250), ("bob", 553)]:
+            self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
+
     def test_without_tlsclients_every_verified_client_relays(self):
         lst = self.listener()
         for cert, want in [("bob", 250), ("rogue", 553), (None, 553)]:
             self.assertEqual(self.rcpt_codes(lst, cert), (want, 250), cert)
+
+
+class InjectSenderFields(HomeTestCase):
+    """qmail-inject(8) exits 100 on a severe syntax error in the message;
+    qmail-header(5) lists the sender fields whose addresses it rewrites: one
+    it cannot parse is such an error, as in qmail, even with recipients on
+    the command line."""
+
+    def inject(self, header, args=("ok@x.test",)):
+        return self.home.run("qmail-inject", list(args),
+                             input=header + b"\nbody\n",
+                             env=self.home.env(QMAILQUEUE="/bin/false", USER="joe"))
+
+    def test_unparsable_sender_field_is_permanent(self):
+        for field in [b"From", b"Sender", b"Reply-To", b"Return-Receipt-To", b"Errors-To",
+                      b"Resent-From", b"Resent-Sender", b"Resent-Reply-To"]:
+            for value in [b'"unterminated <a@b.test>', b"<a@b.test", b"a@[1.2.3.4",
+                          b"(open comment a@b.test"]:
+                with self.subTest(field=field, value=value):
+                    p = self.inject(b"To: t@x.test\n" + field + b": " + value + b"\n")
+                    self.assertEqual(p.returncode, 100, p.stderr)
+                    self.assertIn(b"qmail-inject: fatal: unable to parse this line", p.stderr)
+
+    def test_odd_but_parsable_sender_fields_pass(self):
+        # token-level oddities qmail accepts stay accepted (exit 0 with -n).
+        for value in [b"Joe Smith, Jr. <joe@x.test>", b"a@b@c", b"<>", b"undisclosed:;",
+                      b'"quoted, name" <a@b.test>', b"Joe (c (nested)) <a@b.test>"]:
+            with self.subTest(value=value):
+                p = self.home.run("qmail-inject", ["-n", "ok@x.test"],
+                                  input=b"From: " + value + b"\n\nbody\n",
+                                  env=self.home.env(USER="joe"))
+                self.assertEqual(p.returncode, 0, p.stderr)
 
 
 class Showctl(HomeTestCase):
@@ -115,8 +186,8 @@ class Showctl(HomeTestCase):
         self.assertIn("\nmorercpthosts: (Default.) No effect.\n", out)
         self.home.control("morercpthosts", "more.test\n")
         out = self.showctl()
-        self.assertIn("\nmorercpthosts: \nSMTP clients may send messages to recipients at more.test.\n",
-                      out)
+        self.assertIn("\nmorercpthosts: \n"
+                      "SMTP clients may send messages to recipients at more.test.\n", out)
 
     def test_morercpthosts_without_rcpthosts(self):
         os.unlink(self.home.path("control", "rcpthosts"))
@@ -136,20 +207,26 @@ class Showctl(HomeTestCase):
     def test_knows_every_control_file_our_programs_read(self):
         # qmail-control(5) lists them; none is "I have no idea what this file does".
         for name, text in [("maxrcpt", "5\n"), ("bouncemaxbytes", "0\n"),
-                           ("tlsdestinations", "secure.test\n"), ("tlsclients", "a@b.test\n"), ("dnsresolvers", "127.0.0.1\n"),
-                           ("recipients", "a@example.test\n"), ("servercert.pem", "x\n"),
-                           ("clientca.pem", "x\n"), ("recipients.cdb", "")]:
+                           ("tlsdestinations", "secure.test\n"), ("tlsclients", "a@b.test\n"),
+                           ("dnsresolvers", "127.0.0.1\n"), ("recipients", "a@example.test\n"),
+                           ("servercert.pem", "x\n"), ("clientca.pem", "x\n"),
+                           ("recipients.cdb", ""), ("clientcrl.pem", "x\n"),
+                           ("tlsserverciphers", "ECDHE-RSA-AES128-GCM-SHA256\n")]:
             self.home.control(name, text)
         out = self.showctl()
         self.assertNotIn("I have no idea", out)
         for want in ["\nmaxrcpt: SMTP recipients per message: at most 5.\n",
                      "\nbouncemaxbytes: Bounces quote at most 0 bytes",
-                     "\ntlsdestinations: \nTLS with a verified certificate required for secure.test.\n",
+                     "\ntlsdestinations: \n"
+                     "TLS with a verified certificate required for secure.test.\n",
                      "\ndnsresolvers: \nDNS server: 127.0.0.1.\n",
                      "\ntlsclients: \nA client with a certificate from clientca.pem for a@b.test"
                      " may relay.\n",
                      "\nrecipients: \nValid recipient: a@example.test.\n",
-                     "\nservercert.pem: ", "\nclientca.pem: ", "\nrecipients.cdb: "]:
+                     "\ntlsserverciphers: \n"
+                     "TLS 1.2 cipher (if allowed): ECDHE-RSA-AES128-GCM-SHA256.\n",
+                     "\nservercert.pem: ", "\nclientca.pem: ", "\nrecipients.cdb: ",
+                     "\nclientcrl.pem: "]:
             self.assertIn(want, out)
 
 

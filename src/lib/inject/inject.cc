@@ -344,6 +344,18 @@ Result<Prepared> prepare(const Settings& s, const std::vector<std::string>& fiel
           case Kind::kReturnPath:
             if (!sender) return Status::perm(why);
             break;
+          // qmail-header(5)'s sender fields: qmail-inject rewrites their
+          // addresses, and one it cannot parse is a severe syntax error
+          // (qmail-inject(8): exit 100), as in qmail.
+          case Kind::kSender:
+          case Kind::kFrom:
+          case Kind::kReplyTo:
+          case Kind::kReturnReceiptTo:
+          case Kind::kErrorsTo:
+          case Kind::kResentSender:
+          case Kind::kResentFrom:
+          case Kind::kResentReplyTo:
+            return Status::perm(why);
           default:
             break;
         }

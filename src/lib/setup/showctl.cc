@@ -183,6 +183,8 @@ const std::vector<ControlFile>& control_files() {
        false, "A client with a certificate from clientca.pem for ", " may relay.", "qmail-smtpd"},
       {"tlsdestinations", K::kList, "TLS is opportunistic for every destination.", false,
        "TLS with a verified certificate required for ", ".", "qmail-remote"},
+      {"tlsserverciphers", K::kList, "qmail-smtpd offers all TLS 1.2 ciphers of its policy.", false,
+       "TLS 1.2 cipher (if allowed): ", ".", "qmail-smtpd"},
       {"virtualdomains", K::kList, "No virtual domains.", false, "Virtual domain: ", "",
        "qmail-send"},
   };
@@ -240,6 +242,7 @@ Result<std::string> showctl(const std::string& home) {
   // Files that are not text: described by their presence only.
   static const std::pair<std::string_view, std::string_view> kBinary[] = {
       {"clientca.pem", "qmail-smtpd asks for client certificates signed by these CAs."},
+      {"clientcrl.pem", "qmail-smtpd checks client certificates against these CRLs."},
       {"recipients.cdb", "qmail-smtpd refuses unknown recipients (made by qmail-newrcpt)."},
       {"servercert.pem", "qmail-smtpd offers STARTTLS with this certificate."},
   };

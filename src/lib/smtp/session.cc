@@ -482,7 +482,17 @@ Result<Config> load_config() {
   c.smtps = smtps && *smtps;
   std::string cert = home::path("control/servercert.pem");
   if (fs::exists(cert)) {
-    auto ctx = tls::ServerContext::load(cert, home::path("control/clientca.pem"));
+    // The qmail TLS patch's cipher choice: $TLSCIPHERS, else the lines of
+    // control/tlsserverciphers joined by ':'.
+    std::string ciphers;
+    if (const char* e = std::getenv("TLSCIPHERS")) {
+      ciphers = e;
+    } else {
+      QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("tlsserverciphers"));
+      for (const std::string& l : lines) ciphers += (ciphers.empty() ? "" : ":") + l;
+    }
+    auto ctx = tls::ServerContext::load(cert, home::path("control/clientca.pem"),
+                                        home::path("control/clientcrl.pem"), ciphers);
     if (ctx.is_ok()) c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
     if (fs::exists(home::path("control/tlsclients"))) {
       QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("tlsclients"));

@@ -38,6 +38,29 @@ std::string ssl_error(std::string_view what) {
   return s;
 }
 
+// The suites of kCiphers12 that `wanted` names, in `wanted`'s order, as
+// an OpenSSL cipher list; "" when it names none. Errors: temp when OpenSSL
+// cannot parse `wanted` at all.
+Result<std::string> narrow_ciphers(const std::string& wanted) {
+  SSL_CTX* probe = ::SSL_CTX_new(::TLS_server_method());
+  if (!probe) return Status::temp(ssl_error("SSL_CTX_new"));
+  std::string out;
+  if (!::SSL_CTX_set_cipher_list(probe, wanted.c_str())) {
+    ::SSL_CTX_free(probe);
+    return Status::temp(ssl_error("no usable cipher in \"" + wanted + "\""));
+  }
+  std::string policy = std::string(":") + kCiphers12 + ":";
+  STACK_OF(SSL_CIPHER)* list = ::SSL_CTX_get_ciphers(probe);
+  for (int i = 0; list && i < sk_SSL_CIPHER_num(list); ++i) {
+    std::string name = ::SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i));
+    if (policy.find(":" + name + ":") == std::string::npos) continue;
+    if (!out.empty()) out += ':';
+    out += name;
+  }
+  ::SSL_CTX_free(probe);
+  return out;
+}
+
 // The client CA check is ours (client_verified): the handshake goes on
 // whatever the client presents, as relaying is only an extra.
 int accept_any(int, X509_STORE_CTX*) { return 1; }
@@ -69,7 +92,9 @@ ServerContext::~ServerContext() {
 }
 
 Result<ServerContext> ServerContext::load(const std::string& cert_path,
-                                          const std::string& clientca_path) {
+                                          const std::string& clientca_path,
+                                          const std::string& clientcrl_path,
+                                          const std::string& ciphers) {
   ::ERR_clear_error();
   SSL_CTX* raw = ::SSL_CTX_new(::TLS_server_method());
   if (!raw) return Status::temp(ssl_error("SSL_CTX_new"));
@@ -80,7 +105,13 @@ Result<ServerContext> ServerContext::load(const std::string& cert_path,
   ::SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   ::SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_OFF);
-  if (!::SSL_CTX_set_cipher_list(raw, kCiphers12))
+  std::string suites = kCiphers12;
+  if (!ciphers.empty()) {
+    QMAIL_ASSIGN_OR_RETURN(suites, narrow_ciphers(ciphers));
+    if (suites.empty())
+      return Status::temp("no cipher of our TLS 1.2 policy in \"" + ciphers + "\"");
+  }
+  if (!::SSL_CTX_set_cipher_list(raw, suites.c_str()))
     return Status::temp(ssl_error("setting ciphers"));
   ::SSL_CTX_set_dh_auto(raw, 1);
   if (::SSL_CTX_use_certificate_chain_file(raw, cert_path.c_str()) != 1)
@@ -96,6 +127,12 @@ Result<ServerContext> ServerContext::load(const std::string& cert_path,
     if (!names) return Status::temp(ssl_error("unable to read " + clientca_path));
     ::SSL_CTX_set_client_CA_list(raw, names);
     ::SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, accept_any);
+    if (!clientcrl_path.empty() && fs::exists(clientcrl_path)) {
+      X509_STORE* store = ::SSL_CTX_get_cert_store(raw);
+      if (::X509_STORE_load_locations(store, clientcrl_path.c_str(), nullptr) != 1)
+        return Status::temp(ssl_error("unable to load " + clientcrl_path));
+      ::X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
   }
   return ctx;
 }

@@ -36,8 +36,17 @@ class ServerContext {
   // exists, clients are asked for a certificate, which is verified
   // against those CAs (see Connection::client_verified). Errors: temp,
   // with OpenSSL's reason.
+  //
+  // As in the qmail TLS patch: if `clientcrl_path` is non-empty and exists,
+  // client certificates are also checked against those CRLs (one for each
+  // CA); a non-empty `ciphers` (OpenSSL cipher names, ':'-separated, from
+  // control/tlsserverciphers or $TLSCIPHERS) narrows the TLS 1.2 suites to
+  // those of our policy it names, in its order. It never widens the policy;
+  // naming none of its suites is an error. TLS 1.3 suites are unaffected.
   static Result<ServerContext> load(const std::string& cert_path,
-                                    const std::string& clientca_path = "");
+                                    const std::string& clientca_path = "",
+                                    const std::string& clientcrl_path = "",
+                                    const std::string& ciphers = "");
   SSL_CTX* get() const { return ctx_; }
 
  private:
