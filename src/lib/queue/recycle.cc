@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,6 +38,13 @@ FreePool::Take FreePool::take(const std::string& to, Fd& out) {
       if (is_free_name(e->d_name)) names_.emplace_back(e->d_name);
       off += e->d_reclen;
     }
+    // Concurrent qmail-queues list the same names in the same order: each
+    // starts at its own place (by pid), so fewer renames race and fail.
+    if (!names_.empty())
+      std::rotate(names_.begin(),
+                  names_.begin() + static_cast<std::ptrdiff_t>(
+                                       static_cast<std::size_t>(::getpid()) % names_.size()),
+                  names_.end());
   }
   while (next_ < names_.size()) {
     std::string from = dir_ + "/" + names_[next_++];
