@@ -67,6 +67,28 @@ class InjectQueueTest(qmailtest.HomeTestCase):
         self.assertEqual(fields[-1], b"Ta@b.example")
         self.assertRegex(mess, rb"^Received: \(qmail \d+ invoked by uid %d\);" % os.getuid())
 
+    def test_our_qmail_queue_runs_in_the_callers_process(self):
+        """Single-user home, our qmail-queue, no $QMAILQUEUE: no process is
+        started at all; the message goes into the queue from qmail-inject's
+        own process, so the Received line and the envelope's p record carry
+        qmail-inject's pid, and the files are 0644 even under umask 077."""
+        import subprocess
+        env = self.home.env(QMAILQUEUE=None)
+        p = subprocess.Popen([self.home.path("bin", "qmail-inject"), "a@b.example"], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=lambda: os.umask(0o077))
+        out, err = p.communicate(b"\nbody\n", timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        fields, mess = self.queued()[0]
+        self.assertEqual(fields[1], b"p%d" % p.pid)
+        self.assertRegex(mess, rb"^Received: \(qmail %d invoked by uid %d\);"
+                         % (p.pid, os.getuid()))
+        for root, _, files in os.walk(self.home.path("queue")):
+            for name in files:
+                if root.endswith(("todo", "mess")) or "/mess/" in root:
+                    self.assertEqual(os.stat(os.path.join(root, name)).st_mode & 0o777, 0o644)
+        self.assertEqual(os.listdir(self.home.path("queue", "pid")), [])
+
     def test_other_qmail_queue_is_execd(self):
         """Anything else at HOME/bin/qmail-queue is exec'd (here a wrapper
         script around our program), as is a set-id qmail-queue."""

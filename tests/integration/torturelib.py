@@ -290,6 +290,16 @@ def home_pids(home_dir, progs=None):
         if path is None:
             continue
         prog = path[len(bindir):]
+        # A sibling's code run in a forked child without exec (qmail-local
+        # in qmail-lspawn's child, qmail-smtpd in qmail-tcpsrv's, qmail-queue
+        # in its caller's child) keeps its parent's exe but names itself.
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = ""
+        if comm and comm != prog and os.path.exists(bindir + comm):
+            prog = comm
         if progs is None or prog in progs:
             out[pid] = prog
     return out
@@ -541,8 +551,10 @@ class Killer(threading.Thread):
     points; the victim's program is drawn from `weights`. Restarts the
     system when qmail-send is gone."""
 
+    # qmail-inject: in a single-user home it queues the message in its own
+    # process (queue/inject.h), so killing it is killing qmail-queue.
     WEIGHTS = {"qmail-send": 2, "qmail-lspawn": 1, "qmail-clean": 1,
-               "qmail-local": 3, "qmail-queue": 3}
+               "qmail-local": 3, "qmail-queue": 3, "qmail-inject": 3}
     # Killing one of these should take the whole system down (qmail-send
     # dies when it loses a child: "oh no! lost ... connection! dying").
     FATAL = ("qmail-send", "qmail-lspawn", "qmail-clean")

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
+#include <memory>
 
 #include "base/exit_codes.h"
 #include "fs/fs.h"
@@ -104,49 +106,53 @@ int sync_dir(const std::string& dir) {
   return fs::fsync_dir(dir).is_ok() ? 0 : queue_exit::kWriteError;
 }
 
-// Copies the message from `in` to the mess file.
-int copy_message(int in, int out, char* buf) {
-  for (;;) {
-    ssize_t n = read_some(in, buf, kChunk);
-    if (n < 0) return queue_exit::kReadError;
-    if (n == 0) return 0;
-    if (int rc = write_all(out, std::string_view(buf, static_cast<std::size_t>(n)))) return rc;
+// Checks envelope bytes as they arrive and copies its records (without
+// the final NUL) to the intd file. Returns 0 at the end of the envelope,
+// -1 when more is wanted, or an exit code.
+int feed_envelope(EnvelopeParser& parser, std::string_view chunk, int out) {
+  if (chunk.empty()) {
+    parser.eof();
+  } else {
+    std::size_t used = parser.feed(chunk);
+    if (parser.done()) --used;  // the terminating NUL is not stored
+    if (parser.error() == EnvelopeParser::Error::kNone) {
+      if (int rc = write_all(out, chunk.substr(0, used))) return rc;
+    }
   }
+  switch (parser.error()) {
+    case EnvelopeParser::Error::kTooLong:
+      return queue_exit::kAddressTooLong;
+    case EnvelopeParser::Error::kFormat:
+      return queue_exit::kEnvelopeFormat;
+    case EnvelopeParser::Error::kNone:
+      break;
+  }
+  return parser.done() ? 0 : -1;
 }
 
-// Checks the envelope from `in` as it arrives and copies its records
-// (without the final NUL) to the intd file.
-int copy_envelope(int in, int out, char* buf) {
-  EnvelopeParser parser;
-  for (;;) {
-    ssize_t n = read_some(in, buf, kChunk);
-    if (n < 0) return queue_exit::kReadError;
-    if (n == 0) {
-      parser.eof();
-    } else {
-      std::string_view chunk(buf, static_cast<std::size_t>(n));
-      std::size_t used = parser.feed(chunk);
-      if (parser.done()) --used;  // the terminating NUL is not stored
-      if (parser.error() == EnvelopeParser::Error::kNone) {
-        if (int rc = write_all(out, chunk.substr(0, used))) return rc;
-      }
-    }
-    switch (parser.error()) {
-      case EnvelopeParser::Error::kTooLong:
-        return queue_exit::kAddressTooLong;
-      case EnvelopeParser::Error::kFormat:
-        return queue_exit::kEnvelopeFormat;
-      case EnvelopeParser::Error::kNone:
-        break;
-    }
-    if (parser.done()) return 0;
-  }
+}  // namespace
+
+struct Enqueuer::Files {
+  FreePool pool;
+  Fd mess;
+  std::uint64_t id = 0;
+  explicit Files(const Layout& q) : pool(q) {}
+};
+
+Enqueuer::Enqueuer(const Layout& q, uid_t uid, pid_t pid, bool timeout_armed)
+    : q_(q), uid_(uid), pid_(pid), timeout_armed_(timeout_armed) {}
+
+Enqueuer::~Enqueuer() {
+  // Unfinished: every file still ours goes (intd before mess, see
+  // drop_all); after the commit nothing is registered any more.
+  drop_all();
 }
 
-int run(const Layout& q, const EnqueueRequest& req, char* buf) {
+int Enqueuer::begin(std::string_view received) {
+  files_ = std::make_unique<Files>(q_);
   // Before anything: a missing or unreadable queue is 62.
   {
-    auto d = fs::open_dir(q.root());
+    auto d = fs::open_dir(q_.root());
     if (!d.is_ok()) return queue_exit::kQueueFiles;
   }
 
@@ -155,14 +161,13 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   // qmail-queue(8) FILESYSTEM RESTRICTIONS). Crash from here until the
   // unlink below: a stale pid/<pid>, which qmail-clean removes after 36
   // hours.
-  std::string pid_path = q.pid_file(static_cast<long>(req.pid));
+  std::string pid_path = q_.pid_file(static_cast<long>(pid_));
   ::unlink(pid_path.c_str());  // left by a dead process that had our pid
   remember(g_pid, pid_path);
   // A recycled inode if there is one (queue/recycle.h): creating a file
   // is expensive on a filesystem without a journal.
-  FreePool pool(q);
-  Fd mess;
-  if (pool.take(pid_path, mess) != FreePool::Take::kTaken) {
+  Fd& mess = files_->mess;
+  if (files_->pool.take(pid_path, mess) != FreePool::Take::kTaken) {
     if (int rc = open_excl(pid_path, qq_exit::kPidDir, mess)) {
       forget(g_pid);
       return rc;
@@ -170,13 +175,13 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   }
   struct stat st;
   if (::fstat(mess.get(), &st) != 0) return qq_exit::kPidDir;
-  const std::uint64_t id = st.st_ino;
+  files_->id = st.st_ino;
 
   // Crash from here until the commit: a mess file without todo/<id> (and
   // maybe an intd file with one link). Nobody has been told anything yet;
   // qmail-send removes such a mess file once it is 36 hours old (it has no
   // info/<id> either), and qmail-clean an old intd file with one link.
-  std::string mess_path = q.mess(id);
+  std::string mess_path = q_.mess(files_->id);
   remember(g_mess, mess_path);
   if (int rc = link_to(pid_path, mess_path, qq_exit::kMessDir)) {
     forget(g_mess);
@@ -184,15 +189,21 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   }
   drop(g_pid);
 
-  // The message: our Received line, then fd 0 verbatim (8-bit clean).
-  if (int rc = write_all(mess.get(), req.received)) return rc;
-  if (int rc = copy_message(req.message_fd, mess.get(), buf)) return rc;
+  // The message: our Received line, then the caller's bytes verbatim
+  // (8-bit clean).
+  return write_all(mess.get(), received);
+}
 
+int Enqueuer::write(std::string_view bytes) { return write_all(files_->mess.get(), bytes); }
+
+int Enqueuer::commit(const std::function<int(int intd_fd)>& copy_envelope) {
+  const std::uint64_t id = files_->id;
+  Fd& mess = files_->mess;
   // The envelope, in intd/<id>; qmail-send never looks at intd.
-  std::string intd_path = q.intd(id);
+  std::string intd_path = q_.intd(id);
   remember(g_intd, intd_path);
   Fd intd;
-  FreePool::Take took = pool.take(intd_path, intd);
+  FreePool::Take took = files_->pool.take(intd_path, intd);
   if (took == FreePool::Take::kExists) {
     forget(g_intd);  // not ours
     return qq_exit::kIntdDir;
@@ -205,27 +216,27 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   }
   std::string head;
   head += 'u';
-  head += std::to_string(req.uid);
+  head += std::to_string(uid_);
   head += '\0';
   head += 'p';
-  head += std::to_string(req.pid);
+  head += std::to_string(pid_);
   head += '\0';
   if (int rc = write_all(intd.get(), head)) return rc;
-  if (int rc = copy_envelope(req.envelope_fd, intd.get(), buf)) return rc;
+  if (int rc = copy_envelope(intd.get())) return rc;
 
   // Before todo/<id> may name them: the message bytes, the mess/<s>/<id>
   // name and the envelope bytes (todo/<id> will be a second name of the
   // intd inode) must be on disk. The three fsyncs are issued together:
   // one wait for the disk instead of three.
-  if (!fs::fsync_all({&mess, &intd}, {q.split_dir("mess", id)}).is_ok())
+  if (!fs::fsync_all({&mess, &intd}, {q_.split_dir("mess", id)}).is_ok())
     return queue_exit::kWriteError;
   if (::close(mess.release()) != 0) return queue_exit::kWriteError;
   if (::close(intd.release()) != 0) return queue_exit::kWriteError;
 
   // The commit. From the link on, qmail-send may take the message at any
   // moment, so nothing may be removed any more, not even by the timeout.
-  ::alarm(0);
-  std::string todo_path = q.todo(id);
+  if (timeout_armed_) ::alarm(0);
+  std::string todo_path = q_.todo(id);
   if (int rc = link_to(intd_path, todo_path, qq_exit::kTodoDir)) return rc;
   forget(g_intd);
   forget(g_mess);
@@ -233,27 +244,51 @@ int run(const Layout& q, const EnqueueRequest& req, char* buf) {
   // message is then unfinished as above -- but we have not said 0 yet, so
   // the sender still holds it. If the fsync fails we say 53 without
   // removing anything: a duplicate is better than a loss.
-  if (int rc = sync_dir(q.dir("todo"))) return rc;
+  if (int rc = sync_dir(q_.dir("todo"))) return rc;
   return queue_exit::kOk;
 }
 
-}  // namespace
+int Enqueuer::commit(std::string_view envelope) {
+  return commit([&](int intd) {
+    EnvelopeParser parser;
+    int rc = feed_envelope(parser, envelope, intd);
+    if (rc < 0) rc = feed_envelope(parser, {}, intd);
+    return rc < 0 ? queue_exit::kEnvelopeFormat : rc;
+  });
+}
 
 int enqueue(const Layout& q, const EnqueueRequest& req) {
   int rc;
   try {
-    std::string buf(kChunk, '\0');
-    rc = run(q, req, buf.data());
+    std::string buffer(kChunk, '\0');
+    char* buf = buffer.data();
+    Enqueuer e(q, req.uid, req.pid, true);
+    rc = e.begin(req.received);
+    // The message from fd 0, to its end.
+    while (rc == 0) {
+      ssize_t n = read_some(req.message_fd, buf, kChunk);
+      if (n < 0) rc = queue_exit::kReadError;
+      if (n <= 0) break;
+      rc = e.write(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    // Then the envelope from fd 1, checked as it arrives.
+    if (rc == 0) {
+      rc = e.commit([&](int intd) {
+        EnvelopeParser parser;
+        for (;;) {
+          ssize_t n = read_some(req.envelope_fd, buf, kChunk);
+          if (n < 0) return static_cast<int>(queue_exit::kReadError);
+          int r = feed_envelope(parser, std::string_view(buf, static_cast<std::size_t>(n)), intd);
+          if (r >= 0) return r;
+          if (n == 0) return static_cast<int>(queue_exit::kEnvelopeFormat);
+        }
+      });
+    }
   } catch (...) {
     // qmail-queue(8) 51: out of memory (the only exception we can meet).
+    // ~Enqueuer has removed what was still ours.
     rc = queue_exit::kOutOfMemory;
   }
-  // Every failure path removes what is still ours; after the commit there
-  // is nothing left registered.
-  if (rc != 0) drop_all();
-  forget(g_pid);
-  forget(g_mess);
-  forget(g_intd);
   return rc;
 }
 

@@ -6,7 +6,10 @@
 #include <sys/types.h>
 
 #include <ctime>
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "home/home.h"
 #include "queue/layout.h"
@@ -31,6 +34,43 @@ struct EnqueueRequest {
   uid_t uid = 0;         // recorded as u<uid> in intd
   pid_t pid = 0;         // names pid/<pid>; recorded as p<pid>
   std::string received;  // the full Received line with its "\n"
+};
+
+// One message going into the queue, step by step: begin() makes the
+// message file (pid-file trick or a recycled inode, then mess/<s>/<id>)
+// and writes the Received line; write() appends message bytes; commit()
+// writes and checks the envelope, makes everything durable and links
+// todo/<id>. Each returns 0 or qmail-queue's exit code; after a nonzero
+// one the Enqueuer is done. Destroyed before a successful commit, it
+// removes every file it made. enqueue() below is qmail-queue's use of it;
+// queue::Submission uses it in the caller's own process where qmail-queue
+// would run as the caller anyway (queue/inject.h). At most one Enqueuer
+// may be unfinished in a process at a time (the SIGALRM cleanup of
+// arm_timeout knows one set of files), and its `pid` must be the
+// process's own: it names pid/<pid>. `timeout_armed`: arm_timeout() is
+// in force, and commit() disarms it at the commit point.
+class Enqueuer {
+ public:
+  Enqueuer(const Layout& q, uid_t uid, pid_t pid, bool timeout_armed = false);
+  ~Enqueuer();
+  Enqueuer(const Enqueuer&) = delete;
+  Enqueuer& operator=(const Enqueuer&) = delete;
+
+  int begin(std::string_view received);
+  int write(std::string_view bytes);
+  // `envelope`: "F<sender>\0T<rcpt>\0...\0" (envelopes(5)), complete.
+  int commit(std::string_view envelope);
+  // `copy_envelope` writes the checked records to the intd descriptor it
+  // is given and returns 0 or an exit code.
+  int commit(const std::function<int(int intd_fd)>& copy_envelope);
+
+ private:
+  struct Files;
+  Layout q_;
+  uid_t uid_;
+  pid_t pid_;
+  bool timeout_armed_;
+  std::unique_ptr<Files> files_;
 };
 
 // Queues one message in `q` and returns qmail-queue's exit code: 0, or

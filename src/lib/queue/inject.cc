@@ -15,6 +15,8 @@
 #include "base/run_program.h"
 #include "home/home.h"
 #include "io/io.h"
+#include "queue/enqueue.h"
+#include "queue/layout.h"
 #include "queue/main.h"
 #include "spawn/builtin.h"
 
@@ -61,6 +63,23 @@ using queue_exit::kExecFailed;
   ::_exit(kExecFailed);
 }
 
+// An in-process run is under way (at most one per process: Enqueuer's
+// files are known to its SIGALRM cleanup one set at a time).
+bool g_in_process = false;
+
+// qmail-queue's files get mode 0644 whatever the caller's umask
+// (queue_main sets 033); restored when the step is done.
+class QueueUmask {
+ public:
+  QueueUmask() : old_(::umask(033)) {}
+  ~QueueUmask() { ::umask(old_); }
+  QueueUmask(const QueueUmask&) = delete;
+  QueueUmask& operator=(const QueueUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
 // An unfinished run: qmail-queue has not been given an envelope, so it
 // cannot have committed anything; killing it queues nothing (qmail-clean
 // removes whatever scratch files it leaves).
@@ -95,6 +114,12 @@ Result<Submission> Submission::start() {
     builtin = ::stat(prog.c_str(), &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)) &&
               spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE);
   }
+  if (builtin && !g_in_process) {
+    // No process at all (inject.h): what the child would do, done here.
+    Submission s;
+    QMAIL_RETURN_IF_ERROR(s.start_in_process());
+    return s;
+  }
 
   int mp[2], ep[2];
   if (::pipe2(mp, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
@@ -114,8 +139,24 @@ Result<Submission> Submission::start() {
   return s;
 }
 
+Status Submission::start_in_process() {
+  g_in_process = true;
+  pid_ = ::getpid();
+  buf_.reserve(kBufferSize);
+  std::string received;
+  code_ = queue_prepare(::getuid(), pid_, &received);
+  enq_ = std::make_unique<Enqueuer>(Layout::from_home(), ::getuid(), pid_);
+  if (code_ == 0) {
+    QueueUmask mask;
+    code_ = enq_->begin(received);
+  }
+  return Status::ok();
+}
+
 Submission::Submission(Submission&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)),
+      enq_(std::move(o.enq_)),
+      code_(o.code_),
       message_(std::move(o.message_)),
       envelope_(std::move(o.envelope_)),
       buf_(std::move(o.buf_)),
@@ -123,8 +164,15 @@ Submission::Submission(Submission&& o) noexcept
 
 Submission& Submission::operator=(Submission&& o) noexcept {
   if (this != &o) {
+    if (enq_) {
+      enq_.reset();
+      g_in_process = false;
+      pid_ = -1;
+    }
     abandon(pid_, message_, envelope_);
     pid_ = std::exchange(o.pid_, -1);
+    enq_ = std::move(o.enq_);
+    code_ = o.code_;
     message_ = std::move(o.message_);
     envelope_ = std::move(o.envelope_);
     buf_ = std::move(o.buf_);
@@ -133,10 +181,27 @@ Submission& Submission::operator=(Submission&& o) noexcept {
   return *this;
 }
 
-Submission::~Submission() { abandon(pid_, message_, envelope_); }
+Submission::~Submission() {
+  if (enq_) {
+    // Unfinished: ~Enqueuer removes its files; nothing is queued.
+    enq_.reset();
+    g_in_process = false;
+    return;
+  }
+  abandon(pid_, message_, envelope_);
+}
 
 Status Submission::flush() {
   if (buf_.empty()) return Status::ok();
+  if (enq_) {
+    if (code_ == 0) code_ = enq_->write(buf_);
+    buf_.clear();
+    if (code_ != 0) {
+      broken_ = true;
+      return Status::temp("qmail-queue went away");
+    }
+    return Status::ok();
+  }
   if (broken_ || !message_.valid()) {
     buf_.clear();
     return Status::temp("qmail-queue went away");
@@ -158,6 +223,10 @@ Status Submission::put(std::string_view bytes) {
     return Status::ok();
   }
   QMAIL_RETURN_IF_ERROR(flush());
+  if (bytes.size() >= kBufferSize && enq_) {
+    buf_.assign(bytes);
+    return flush();
+  }
   if (bytes.size() >= kBufferSize) {
     Status s = io::write_all(message_.get(), bytes);
     if (!s.is_ok()) {
@@ -200,6 +269,17 @@ Result<int> Submission::finish(std::string_view sender,
     env += '\0';
   }
   env += '\0';
+  if (enq_) {
+    if (code_ == 0) {
+      QueueUmask mask;
+      code_ = enq_->commit(env);
+    }
+    if (code_ == 0) pull_trigger(Layout::from_home());
+    enq_.reset();
+    g_in_process = false;
+    pid_ = -1;
+    return code_;
+  }
   if (!io::write_all(envelope_.get(), env).is_ok()) broken_ = true;
   envelope_.reset();
 

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,8 @@
 
 namespace qmail::queue {
 
+class Enqueuer;
+
 // One run of qmail-queue. start() forks $QMAILQUEUE (honoured unless the
 // process is setuid/setgid) or else HOME/bin/qmail-queue, with the message
 // pipe on its fd 0 and the envelope pipe on its fd 1. put() streams message
@@ -21,6 +24,14 @@ namespace qmail::queue {
 // ("F<sender>\0T<rcpt>\0...\0") and returns qmail-queue's exit code
 // (0 = queued; see exit_codes.h queue_exit for the rest). A Submission
 // destroyed without finish() kills and reaps the child; nothing is queued.
+//
+// In the caller's process: when HOME/bin/qmail-queue is our own program
+// and not set-id (a single-user home, where it would run as the caller
+// anyway) and $QMAILQUEUE is unset, no process is started at all: the
+// message goes straight into the queue through queue::Enqueuer, with
+// qmail-queue's checks, Received line (the caller's pid) and exit codes.
+// pid() is then the caller's own pid. One such run at a time per process;
+// a second concurrent Submission forks as below.
 //
 // Details: the child gets exactly fds 0 (message), 1 (envelope) and 2 (the
 // caller's stderr); every other descriptor is closed, SIGPIPE is reset to
@@ -48,7 +59,12 @@ class Submission {
 
  private:
   Submission() = default;
+  Status start_in_process();
   pid_t pid_ = -1;
+  // In-process run (see above): the enqueue in progress, and the exit
+  // code so far.
+  std::unique_ptr<Enqueuer> enq_;
+  int code_ = 0;
   Fd message_;
   Fd envelope_;
   std::string buf_;

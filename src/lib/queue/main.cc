@@ -13,6 +13,15 @@
 
 namespace qmail::queue {
 
+int queue_prepare(uid_t uid, pid_t pid, std::string* received) {
+  // home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
+  // environment is consulted.
+  if (!fs::open_dir(home::dir()).is_ok()) return queue_exit::kQueueDir;
+  auto ids = home::load_ids();
+  *received = received_line(pid, uid, ids.is_ok() ? &*ids : nullptr, std::time(nullptr));
+  return 0;
+}
+
 int queue_main(std::span<char*>) {
   // qmail-queue(8): "does not print diagnostics". Make sure fds 0-2 exist,
   // so that no file we open lands on one of them (and a stray log line
@@ -26,17 +35,12 @@ int queue_main(std::span<char*>) {
   ::umask(033);
   arm_timeout(kQueueTimeout);
 
-  // home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
-  // environment is consulted.
-  if (!fs::open_dir(home::dir()).is_ok()) return queue_exit::kQueueDir;
-  auto ids = home::load_ids();
-
   EnqueueRequest req;
   req.message_fd = 0;
   req.envelope_fd = 1;
   req.uid = ::getuid();
   req.pid = ::getpid();
-  req.received = received_line(req.pid, req.uid, ids.is_ok() ? &*ids : nullptr, std::time(nullptr));
+  if (int rc = queue_prepare(req.uid, req.pid, &req.received)) return rc;
   Layout q = Layout::from_home();
   int rc = enqueue(q, req);
   if (rc == queue_exit::kOk) pull_trigger(q);
