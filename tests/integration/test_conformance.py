@@ -172,6 +172,28 @@ class InjectSenderFields(HomeTestCase):
                 self.assertEqual(p.returncode, 0, p.stderr)
 
 
+class LocalTestWhileEditing(HomeTestCase):
+    """dot-qmail(5) SAFE QMAIL EDITING: with the home directory sticky,
+    deliveries are deferred, and `qmail-local -n $USER ~ $USER '' '' '' ''
+    ./Mailbox` tests the new .qmail (qmail only warns there)."""
+
+    def test_n_works_in_a_sticky_home(self):
+        uhome = os.path.join(self.home.tmp, "joe")
+        os.mkdir(uhome, 0o755)
+        with open(os.path.join(uhome, ".qmail"), "w") as f:
+            f.write("# new\n./Maildir/\n&joe@elsewhere.test\n")
+        os.chmod(uhome, 0o1755)
+        args = ["joe", uhome, "joe", "", "", "", "", "./Mailbox"]
+        p = self.home.run("qmail-local", ["-n"] + args)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout, b"maildir: ./Maildir/\nforward: joe@elsewhere.test\n")
+        self.assertIn(b"sticky", p.stderr)
+        # A real delivery still waits for chmod -t.
+        p = self.home.run("qmail-local", args, input=b"Subject: x\n\nbody\n")
+        self.assertEqual(p.returncode, 111)
+        self.assertIn(b"Home directory is sticky", p.stdout)
+
+
 class Showctl(HomeTestCase):
     """qmail-showctl(8) describes the control files as the programs use them."""
 

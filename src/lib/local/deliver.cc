@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "base/exit_codes.h"
+#include "base/log.h"
 #include "io/fd.h"
 #include "io/io.h"
 #include "local/forward.h"
@@ -166,7 +167,7 @@ Status run_status(const Request& req, int msgfd, int out_fd) {
   if (::chdir(req.homedir.c_str()) != 0) {
     return temp_sys("Unable to switch to " + req.homedir, errno, "4.3.0");
   }
-  QMAIL_RETURN_IF_ERROR(check_home());
+  QMAIL_RETURN_IF_ERROR(check_home(req.doit));
   QMAIL_ASSIGN_OR_RETURN(Selection sel, select(req));
   QMAIL_ASSIGN_OR_RETURN(std::string newsender, new_sender(req));
 
@@ -204,12 +205,13 @@ Status run_status(const Request& req, int msgfd, int out_fd) {
 
 }  // namespace
 
-Status check_home() {
+Status check_home(bool doit) {
   struct stat st;
   if (::stat(".", &st) != 0) return temp_sys("Unable to stat home directory", errno, "4.3.0");
-  if (st.st_mode & S_ISVTX) {
+  if ((st.st_mode & S_ISVTX) && doit) {
     return Status::temp("Home directory is sticky: user is editing his .qmail file. (#4.2.1)");
   }
+  if (st.st_mode & S_ISVTX) log::raw("Warning: home directory is sticky.");
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     return Status::temp("Uh-oh: home directory is writable. (#4.7.0)");
   }

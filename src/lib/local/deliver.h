@@ -46,8 +46,10 @@ Result<std::string> new_sender(const Request& req);
 
 // Checks the home directory "." (qmail-local has changed to it): sticky
 // means the user is editing .qmail; group- or world-writable is unsafe.
+// With `doit` false (qmail-local -n, dot-qmail(5)'s way to test a .qmail
+// while editing it) a sticky home is only a warning on stderr, as in qmail.
 // Errors: temp.
-Status check_home();
+Status check_home(bool doit = true);
 
 // Runs qmail-local on the message at `msgfd` (must be seekable; the main
 // program makes it so), writing the report to `out_fd`: informational
