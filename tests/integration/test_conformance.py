@@ -118,6 +118,16 @@ class SmtpdTlsClients(SmtpdTestCase):
         self.assertIn("454 4.7.0 TLS not available", out)
         self.assertIn("STARTTLS disabled", err)
 
+    def test_startup_warnings_only_when_tls_is_off(self):
+        out, _, err = self.smtpd(b"EHLO x\r\nQUIT\r\n")
+        self.assertIn("250-STARTTLS", out)
+        self.assertNotIn("STARTTLS disabled", err)
+        self.home.control("tlsclients", "alice@client.test\n")
+        self.home.control("tlsserverciphers", "AES128-SHA\n")
+        out, _, err = self.smtpd(b"EHLO x\r\nQUIT\r\n")
+        self.assertNotIn("STARTTLS", out)
+        self.assertIn("STARTTLS disabled", err)
+
     def test_clientcrl_revokes(self):
         d = self.certs
         with open(os.path.join(d, "ca.cnf"), "w") as f:

@@ -493,13 +493,15 @@ Result<Config> load_config() {
     }
     auto ctx = tls::ServerContext::load(cert, home::path("control/clientca.pem"),
                                         home::path("control/clientcrl.pem"), ciphers);
-    if (ctx.is_ok()) c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
+    if (ctx.is_ok())
+      c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
+    else
+      log::warn("STARTTLS disabled: " + ctx.status().message());
     if (fs::exists(home::path("control/tlsclients"))) {
       QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("tlsclients"));
       c.tlsclients.emplace();
       for (const std::string& l : lines) c.tlsclients->push_back(str::lower(str::trim(l)));
-    } else
-      log::warn("STARTTLS disabled: " + ctx.status().message());
+    }
   }
   if (!c.rcpthosts.supplied() && !c.relayclient)
     log::warn("control/rcpthosts does not exist: accepting every recipient (qmail-smtpd(8))");
