@@ -363,22 +363,27 @@ class SendTest(unittest.TestCase):
                   "except.virt.test:\n")
         h.control("percenthack", "example.test\n")
         h.control("envnoathost", "local2.test\n")
+        h.control("recipientmap", "Sales@Shop.test:carol@example.test\n"
+                  "old@example.test:y2@remote.test\n")
         h.add_user("vd-", prefix=True)
         h.add_user("wd-", prefix=True)
         h.add_user("sp-", prefix=True)
         h.start()
         h.inject("s@x.test", ["carol", "dave@virt.test", "eve@a.wild.test", "user@special.test",
                               "bob%local2.test@example.test", "x@except.virt.test",
-                              "y@remote.test", "z%remote2.test@example.test"])
+                              "y@remote.test", "z%remote2.test@example.test",
+                              "sales@shop.test", "old%example.test@example.test"])
         self.wait_log(r"^delivery \d+: deferral: qmail-remote_is_not_installed_\(#4\.3\.0\)/$",
-                      count=3)
+                      count=4)
         wait_for(lambda: len([1 for u in ["carol", "bob", "vd-", "wd-", "sp-"]
                               if h.delivered(u)]) == 5, 20, "local deliveries")
+        wait_for(lambda: len(h.delivered("carol")) == 2, 20, "recipientmap's delivery")
         log = h.log()
         for line in ["to local carol@local2.test", "to local vd-dave@virt.test",
                      "to local wd-eve@a.wild.test", "to local sp-user@special.test",
                      "to local bob@local2.test", "to remote x@except.virt.test",
-                     "to remote y@remote.test", "to remote z@remote2.test"]:
+                     "to remote y@remote.test", "to remote z@remote2.test",
+                     "to local carol@example.test", "to remote y2@remote.test"]:
             self.assertIn(line, log)
         self.assertIn(b"Delivered-To: vd-dave@virt.test\n", h.delivered("vd-")[0])
         self.assertIn(b"X-Args: ", h.delivered("vd-")[0])
@@ -388,7 +393,7 @@ class SendTest(unittest.TestCase):
         def recs():
             with open(h.queue_files("local")[0], "rb") as f:
                 return f.read().split(b"\0")[:-1]
-        self.assertEqual(len(recs()), 5)
+        self.assertEqual(len(recs()), 6)
         wait_for(lambda: all(r.startswith(b"D") for r in recs()), 10, "local marks")
 
     def test_unknown_local_goes_to_alias_and_nosuch_bounces(self):

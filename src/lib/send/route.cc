@@ -18,6 +18,34 @@ std::map<std::string, std::string> parse_virtualdomains(std::string_view text) {
   return out;
 }
 
+std::map<std::string, std::string> parse_recipientmap(std::string_view text) {
+  std::map<std::string, std::string> out;
+  for (std::string_view line : str::split(text, '\n')) {
+    line = str::trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view from = line.substr(0, colon), to = line.substr(colon + 1);
+    if (from.find('@') == std::string_view::npos || to.find('@') == std::string_view::npos)
+      continue;
+    out.emplace(str::lower(from), std::string(to));
+  }
+  return out;
+}
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) {
+    text += l;
+    text += '\n';
+  }
+  return text;
+}
+
+}  // namespace
+
 Result<Controls> load_controls() {
   Controls c;
   QMAIL_ASSIGN_OR_RETURN(auto me, control::me());
@@ -31,12 +59,9 @@ Result<Controls> load_controls() {
   QMAIL_ASSIGN_OR_RETURN(auto ph, control::read_lines("percenthack"));
   for (auto& l : ph) c.percenthack.insert(str::lower(str::trim(l)));
   QMAIL_ASSIGN_OR_RETURN(auto vd, control::read_lines("virtualdomains"));
-  std::string text;
-  for (auto& l : vd) {
-    text += l;
-    text += '\n';
-  }
-  c.virtualdomains = parse_virtualdomains(text);
+  c.virtualdomains = parse_virtualdomains(join_lines(vd));
+  QMAIL_ASSIGN_OR_RETURN(auto rm, control::read_lines("recipientmap"));
+  c.recipientmap = parse_recipientmap(join_lines(rm));
   QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", "envnoathost"));
   return c;
 }
@@ -59,6 +84,16 @@ Route route(const Controls& c, std::string_view recipient) {
     if (pct == std::string::npos) break;
     domain = str::lower(std::string_view(user).substr(pct + 1));
     user.resize(pct);
+  }
+
+  // qmail-send(8): recipientmap comes after percenthack, before locals.
+  if (!c.recipientmap.empty()) {
+    auto m = c.recipientmap.find(str::lower(user) + "@" + domain);
+    if (m != c.recipientmap.end()) {
+      std::size_t mat = m->second.rfind('@');
+      user = m->second.substr(0, mat);
+      domain = str::lower(std::string_view(m->second).substr(mat + 1));
+    }
   }
 
   Route r;

@@ -1,5 +1,5 @@
 // qmail-send's routing of one envelope recipient (qmail-send(8), CONTROL
-// FILES): envnoathost, percenthack, locals, virtualdomains.
+// FILES): envnoathost, percenthack, recipientmap, locals, virtualdomains.
 #pragma once
 
 #include <map>
@@ -16,6 +16,7 @@ struct Controls {
   std::set<std::string> locals;                       // lower-cased domains
   std::set<std::string> percenthack;                  // lower-cased domains
   std::map<std::string, std::string> virtualdomains;  // lower-cased key -> prepend
+  std::map<std::string, std::string> recipientmap;    // lower-cased address -> rewritten
   std::string envnoathost;
 };
 
@@ -25,7 +26,13 @@ struct Controls {
 // keys are lower-cased; the first line for a key wins.
 std::map<std::string, std::string> parse_virtualdomains(std::string_view text);
 
-// Reads control/locals (default: me), percenthack, virtualdomains and
+// Parses control/recipientmap text: "recipient:rewritten" lines (both
+// with domains); the first ':' separates, keys are lower-cased, blank
+// lines, '#' comments and lines without ':' or without '@' on either
+// side are ignored; the first line for a key wins.
+std::map<std::string, std::string> parse_recipientmap(std::string_view text);
+
+// Reads control/locals (default: me), percenthack, recipientmap, virtualdomains and
 // envnoathost (default: me, else "envnoathost"). Errors: temp on an
 // unreadable file; perm when neither locals nor me exists (qmail-send
 // refuses to run).
@@ -41,7 +48,8 @@ struct Route {
 
 // Routes `recipient` as qmail-send does: append @envnoathost when there is
 // no '@'; lower-case the domain; apply the percent hack repeatedly for
-// domains in percenthack; a domain in locals is local; otherwise
+// domains in percenthack; then recipientmap (the whole address, any case;
+// once); a domain in locals is local; otherwise
 // virtualdomains is consulted for "user@domain", "domain", each ".suffix"
 // and "" in that order, and a non-empty prepend makes it local as
 // "prepend-user@domain"; everything else is remote.

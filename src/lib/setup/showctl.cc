@@ -168,6 +168,7 @@ const std::vector<ControlFile>& control_files() {
        "qmail-send"},
       {"rcpthosts", K::kList, "SMTP clients may send messages to any recipient.", false,
        "SMTP clients may send messages to recipients at ", ".", "qmail-smtpd"},
+      {"recipientmap", K::kList, "No recipient map.", false, "Recipient map: ", "", "qmail-send"},
       {"recipients", K::kList, "No extra valid recipients.", false, "Valid recipient: ", ".",
        "qmail-newrcpt"},
       {"smtpgreeting", K::kLine, "smtpgreeting", true, "SMTP greeting: 220 ", "", "qmail-smtpd"},

@@ -48,6 +48,26 @@ TEST(Route, Table) {
   }
 }
 
+TEST(Route, RecipientmapAfterPercenthackBeforeLocals) {
+  Controls c = controls();
+  c.recipientmap = parse_recipientmap(
+      "old@example.test:new@remote.test\nSales@Shop.test:bob@example.test\n"
+      "bad-no-colon\nnoat:x@y.test\n# x@y.test:z@y.test\nold@example.test:second@x.test\n");
+  EXPECT_EQ(c.recipientmap.size(), 2u);
+  Route r = route(c, "Old@Example.TEST");
+  EXPECT_FALSE(r.local);
+  EXPECT_EQ(r.address, "new@remote.test");
+  r = route(c, "sales@shop.test");
+  EXPECT_TRUE(r.local);
+  EXPECT_EQ(r.address, "bob@example.test");
+  // the percent hack first, then the map
+  r = route(c, "old%example.test@example.test");
+  EXPECT_EQ(r.address, "new@remote.test");
+  // once only: new@remote.test is not mapped again; others unchanged
+  r = route(c, "alice@example.test");
+  EXPECT_EQ(r.address, "alice@example.test");
+}
+
 TEST(Route, CatchAllAndFirstLineWins) {
   Controls c = controls();
   c.virtualdomains = parse_virtualdomains(":catchall\nvirt.test:vd\nvirt.test:other\n");
