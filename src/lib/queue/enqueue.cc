@@ -277,10 +277,11 @@ int enqueue(const Layout& q, const EnqueueRequest& req) {
         EnvelopeParser parser;
         for (;;) {
           ssize_t n = read_some(req.envelope_fd, buf, kChunk);
-          if (n < 0) return static_cast<int>(queue_exit::kReadError);
+          // An error, or the input ended before the envelope did: as
+          // qmail's qmail-queue, a read error (54), not a format error (91).
+          if (n <= 0) return static_cast<int>(queue_exit::kReadError);
           int r = feed_envelope(parser, std::string_view(buf, static_cast<std::size_t>(n)), intd);
           if (r >= 0) return r;
-          if (n == 0) return static_cast<int>(queue_exit::kEnvelopeFormat);
         }
       });
     }

@@ -78,9 +78,10 @@ TEST_F(Enqueue, BadEnvelopesLeaveNothing) {
   std::string too_long(kMaxAddress + 1, 'a');
   const Case cases[] = {
       {"missing F", bytes("Ta@b\0\0"), queue_exit::kEnvelopeFormat},
-      {"missing terminator", bytes("Fa@b\0Tc@d\0"), queue_exit::kEnvelopeFormat},
-      {"truncated", bytes("Fa@b\0Tc@"), queue_exit::kEnvelopeFormat},
-      {"empty", "", queue_exit::kEnvelopeFormat},
+      // The input ends early: qmail's qmail-queue says 54 (read error).
+      {"missing terminator", bytes("Fa@b\0Tc@d\0"), queue_exit::kReadError},
+      {"truncated", bytes("Fa@b\0Tc@"), queue_exit::kReadError},
+      {"empty", "", queue_exit::kReadError},
       {"bad letter", bytes("Fa\0Xb\0\0"), queue_exit::kEnvelopeFormat},
       {"sender too long", "F" + too_long + bytes("\0\0"), queue_exit::kAddressTooLong},
       {"rcpt too long", bytes("F\0T") + too_long + bytes("\0\0"), queue_exit::kAddressTooLong},
