@@ -648,6 +648,21 @@ class SendTest(unittest.TestCase):
         # Each was delivered once, but the one running at the kill (twice).
         self.assertIn(len(h.delivered("bob")), (5, 6))
 
+    def test_channel_on_hold_preprocesses_new_mail(self):
+        """concurrencylocal 0 puts local deliveries on hold: a new message
+        cannot wait for a slot, so it is preprocessed (info and local
+        written, todo/<id> removed) and nothing is delivered."""
+        h = self.h
+        h.control("concurrencylocal", "0\n")
+        h.start()
+        for _ in range(3):
+            h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: len(h.queue_files("local")) == 3 and not h.queue_files("todo"), 30,
+                 "three messages preprocessed")
+        self.assertEqual(len(h.queue_files("info")), 3)
+        self.assertNotIn("starting delivery", h.log())
+        self.assertEqual(h.delivered("bob"), [])
+
     def test_hup_rereads_locals(self):
         h = self.h
         h.control("locals", "example.test\n")

@@ -351,7 +351,11 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     std::size_t n_rcpts = addrs[0].size() + addrs[1].size();
     bool fits = static_cast<int>(addrs[0].size()) <= free_slots[0] &&
                 static_cast<int>(addrs[1].size()) <= free_slots[1];
-    if (n_rcpts > 0 && (fits || direct_count_ < kMaxDirect) && !fs::exists(q_.info(id))) {
+    // A channel on hold (concurrency 0) gives no slot soon: such a message
+    // is preprocessed, as qmail would.
+    bool held = (!addrs[0].empty() && conc_[0] == 0) || (!addrs[1].empty() && conc_[1] == 0);
+    bool waits = !held && direct_count_ < kMaxDirect;
+    if (n_rcpts > 0 && (fits || waits) && !fs::exists(q_.info(id))) {
       if (fits) {
         free_slots[0] -= static_cast<int>(addrs[0].size());
         free_slots[1] -= static_cast<int>(addrs[1].size());
