@@ -6,31 +6,35 @@
 
 namespace qmail::send {
 
-std::map<std::string, std::string> parse_virtualdomains(std::string_view text) {
+namespace {
+
+// "key:value" lines: the first ':' separates; blank lines, '#' comments
+// and lines without ':' (or that `keep` refuses) are ignored; keys are
+// lower-cased; the first line for a key wins.
+template <typename Keep>
+std::map<std::string, std::string> parse_colon_lines(std::string_view text, Keep keep) {
   std::map<std::string, std::string> out;
   for (std::string_view line : str::split(text, '\n')) {
     line = str::trim(line);
     if (line.empty() || line[0] == '#') continue;
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    out.emplace(str::lower(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+    std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
+    if (keep(key, value)) out.emplace(str::lower(key), std::string(value));
   }
   return out;
 }
 
+}  // namespace
+
+std::map<std::string, std::string> parse_virtualdomains(std::string_view text) {
+  return parse_colon_lines(text, [](std::string_view, std::string_view) { return true; });
+}
+
 std::map<std::string, std::string> parse_recipientmap(std::string_view text) {
-  std::map<std::string, std::string> out;
-  for (std::string_view line : str::split(text, '\n')) {
-    line = str::trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view from = line.substr(0, colon), to = line.substr(colon + 1);
-    if (from.find('@') == std::string_view::npos || to.find('@') == std::string_view::npos)
-      continue;
-    out.emplace(str::lower(from), std::string(to));
-  }
-  return out;
+  return parse_colon_lines(text, [](std::string_view from, std::string_view to) {
+    return from.find('@') != std::string_view::npos && to.find('@') != std::string_view::npos;
+  });
 }
 
 namespace {
