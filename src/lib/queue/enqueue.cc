@@ -108,16 +108,13 @@ int sync_dir(const std::string& dir) {
 
 // Checks envelope bytes as they arrive and copies its records (without
 // the final NUL) to the intd file. Returns 0 at the end of the envelope,
-// -1 when more is wanted, or an exit code.
+// -1 when more is wanted (input that ends there is qmail-queue's read
+// error, 54, as in qmail), or an exit code.
 int feed_envelope(EnvelopeParser& parser, std::string_view chunk, int out) {
-  if (chunk.empty()) {
-    parser.eof();
-  } else {
-    std::size_t used = parser.feed(chunk);
-    if (parser.done()) --used;  // the terminating NUL is not stored
-    if (parser.error() == EnvelopeParser::Error::kNone) {
-      if (int rc = write_all(out, chunk.substr(0, used))) return rc;
-    }
+  std::size_t used = parser.feed(chunk);
+  if (parser.done()) --used;  // the terminating NUL is not stored
+  if (parser.error() == EnvelopeParser::Error::kNone) {
+    if (int rc = write_all(out, chunk.substr(0, used))) return rc;
   }
   switch (parser.error()) {
     case EnvelopeParser::Error::kTooLong:
@@ -252,8 +249,7 @@ int Enqueuer::commit(std::string_view envelope) {
   return commit([&](int intd) {
     EnvelopeParser parser;
     int rc = feed_envelope(parser, envelope, intd);
-    if (rc < 0) rc = feed_envelope(parser, {}, intd);
-    return rc < 0 ? queue_exit::kEnvelopeFormat : rc;
+    return rc < 0 ? queue_exit::kReadError : rc;
   });
 }
 
@@ -277,8 +273,7 @@ int enqueue(const Layout& q, const EnqueueRequest& req) {
         EnvelopeParser parser;
         for (;;) {
           ssize_t n = read_some(req.envelope_fd, buf, kChunk);
-          // An error, or the input ended before the envelope did: as
-          // qmail's qmail-queue, a read error (54), not a format error (91).
+          // An error, or the input ended before the envelope did.
           if (n <= 0) return static_cast<int>(queue_exit::kReadError);
           int r = feed_envelope(parser, std::string_view(buf, static_cast<std::size_t>(n)), intd);
           if (r >= 0) return r;

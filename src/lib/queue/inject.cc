@@ -139,6 +139,12 @@ Result<Submission> Submission::start() {
   return s;
 }
 
+void Submission::end_in_process() {
+  enq_.reset();  // unfinished: ~Enqueuer removes its files
+  g_in_process = false;
+  pid_ = -1;
+}
+
 Status Submission::start_in_process() {
   g_in_process = true;
   pid_ = ::getpid();
@@ -164,11 +170,7 @@ Submission::Submission(Submission&& o) noexcept
 
 Submission& Submission::operator=(Submission&& o) noexcept {
   if (this != &o) {
-    if (enq_) {
-      enq_.reset();
-      g_in_process = false;
-      pid_ = -1;
-    }
+    if (enq_) end_in_process();
     abandon(pid_, message_, envelope_);
     pid_ = std::exchange(o.pid_, -1);
     enq_ = std::move(o.enq_);
@@ -182,38 +184,37 @@ Submission& Submission::operator=(Submission&& o) noexcept {
 }
 
 Submission::~Submission() {
-  if (enq_) {
-    // Unfinished: ~Enqueuer removes its files; nothing is queued.
-    enq_.reset();
-    g_in_process = false;
-    return;
-  }
-  abandon(pid_, message_, envelope_);
+  // Unfinished: nothing is queued.
+  if (enq_)
+    end_in_process();
+  else
+    abandon(pid_, message_, envelope_);
 }
 
-Status Submission::flush() {
-  if (buf_.empty()) return Status::ok();
+// Hands message bytes to qmail-queue: its pipe, or the in-process
+// Enqueuer. On failure the Submission is broken; finish() reports why.
+Status Submission::write_out(std::string_view data) {
   if (enq_) {
-    if (code_ == 0) code_ = enq_->write(buf_);
-    buf_.clear();
-    if (code_ != 0) {
-      broken_ = true;
-      return Status::temp("qmail-queue went away");
-    }
-    return Status::ok();
-  }
-  if (broken_ || !message_.valid()) {
-    buf_.clear();
+    if (code_ == 0) code_ = enq_->write(data);
+    if (code_ == 0) return Status::ok();
+    broken_ = true;
     return Status::temp("qmail-queue went away");
   }
-  Status s = io::write_all(message_.get(), buf_);
-  buf_.clear();
+  if (broken_ || !message_.valid()) return Status::temp("qmail-queue went away");
+  Status s = io::write_all(message_.get(), data);
   if (!s.is_ok()) {
     // EPIPE: qmail-queue exited; its exit code (from finish) says why.
     broken_ = true;
     return Status::temp("unable to write to qmail-queue: " + s.message());
   }
   return Status::ok();
+}
+
+Status Submission::flush() {
+  if (buf_.empty()) return Status::ok();
+  Status s = write_out(buf_);
+  buf_.clear();
+  return s;
 }
 
 Status Submission::put(std::string_view bytes) {
@@ -223,18 +224,7 @@ Status Submission::put(std::string_view bytes) {
     return Status::ok();
   }
   QMAIL_RETURN_IF_ERROR(flush());
-  if (bytes.size() >= kBufferSize && enq_) {
-    buf_.assign(bytes);
-    return flush();
-  }
-  if (bytes.size() >= kBufferSize) {
-    Status s = io::write_all(message_.get(), bytes);
-    if (!s.is_ok()) {
-      broken_ = true;
-      return Status::temp("unable to write to qmail-queue: " + s.message());
-    }
-    return Status::ok();
-  }
+  if (bytes.size() >= kBufferSize) return write_out(bytes);
   buf_.append(bytes);
   return Status::ok();
 }
@@ -275,9 +265,7 @@ Result<int> Submission::finish(std::string_view sender,
       code_ = enq_->commit(env);
     }
     if (code_ == 0) pull_trigger(Layout::from_home());
-    enq_.reset();
-    g_in_process = false;
-    pid_ = -1;
+    end_in_process();
     return code_;
   }
   if (!io::write_all(envelope_.get(), env).is_ok()) broken_ = true;

@@ -60,6 +60,8 @@ class Submission {
  private:
   Submission() = default;
   Status start_in_process();
+  void end_in_process();
+  Status write_out(std::string_view data);
   pid_t pid_ = -1;
   // In-process run (see above): the enqueue in progress, and the exit
   // code so far.
