@@ -24,6 +24,7 @@
 #include "dns/dns.h"
 #include "home/home.h"
 #include "io/fd.h"
+#include "io/fdpass.h"
 #include "io/io.h"
 #include "net/net.h"
 #include "priv/priv.h"
@@ -284,13 +285,18 @@ std::optional<std::string> remote_host(const Options& opt, const std::string& ip
 // In the child: environment, rules, then exec (or, with `builtin`, our
 // qmail-smtpd's code; spawn/builtin.h). Returns the exit code of the
 // connection (exec does not return).
-int run_connection(const Options& opt, Fd conn, bool builtin) {
+// A child's signals: the listener's handlers gone, nothing blocked.
+void child_signals() {
   set_handler(SIGCHLD, SIG_DFL);
   set_handler(SIGTERM, SIG_DFL);
   set_handler(SIGPIPE, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+int run_connection(const Options& opt, Fd conn, bool builtin) {
+  child_signals();
   std::string pid = std::to_string(::getpid());
 
   auto local = net::local_endpoint(conn.get());
@@ -382,78 +388,23 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
 constexpr unsigned kWorkerSessions = 100;
 constexpr std::chrono::seconds kWorkerIdle{30};
 
-// Sends `fd` over the socket `chan` (one byte of data with it).
-bool send_fd(int chan, int fd) {
-  char byte = 'c';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl;
-  m.msg_controllen = sizeof ctl;
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t r;
-  do r = ::sendmsg(chan, &m, MSG_NOSIGNAL);
-  while (r < 0 && errno == EINTR);
-  return r == 1;
-}
-
-// Waits for a descriptor on `chan`; invalid at end of file or on error.
-Fd recv_fd(int chan) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl;
-  m.msg_controllen = sizeof ctl;
-  ssize_t r;
-  do r = ::recvmsg(chan, &m, MSG_CMSG_CLOEXEC);
-  while (r < 0 && errno == EINTR);
-  if (r != 1) return Fd();
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      return Fd(fd);
-    }
-  }
-  return Fd();
-}
-
 // A worker: serves `conn`, then each connection the listener sends on
 // `chan`, answering each with its exit code (one byte). Between
-// connections it is put back as the listener forked it: descriptors 0
-// and 1 on /dev/null, every other descriptor but 2 and `chan` closed (so
-// nothing of one connection reaches the next), the environment, working
-// directory and signals as they were. Never returns.
+// connections it is put back as it was before the first (WorkerState:
+// nothing of one connection, such as the variables the rules set,
+// reaches the next). Never returns.
 [[noreturn]] void run_worker(const Options& opt, Fd chan, Fd conn) {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-  char cwd_buf[4096];
-  std::string cwd = ::getcwd(cwd_buf, sizeof cwd_buf) ? cwd_buf : "/";
   const int c = chan.get();
+  child_signals();
+  spawn::WorkerState state(c);
   for (unsigned served = 1;; ++served) {
     int code = run_connection(opt, std::move(conn), true);
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || ::dup2(null, 0) != 0 || ::dup2(null, 1) != 1) ::_exit(111);
-    ::close_range(3, static_cast<unsigned>(c) - 1, 0);
-    ::close_range(static_cast<unsigned>(c) + 1, ~0U, 0);
-    ::alarm(0);
-    ::clearenv();
-    for (std::string& e : env) ::putenv(e.data());
-    if (::chdir(cwd.c_str()) != 0) ::_exit(111);
+    if (!state.restore()) ::_exit(111);
     unsigned char result = static_cast<unsigned char>(code);
     if (::write(c, &result, 1) != 1 || served >= kWorkerSessions) ::_exit(0);
-    conn = recv_fd(c);
-    if (!conn.valid()) ::_exit(0);
+    std::vector<Fd> got;
+    if (!io::recv_with_fds(c, 1, &got) || got.size() != 1) ::_exit(0);
+    conn = std::move(got[0]);
   }
 }
 
@@ -612,7 +563,8 @@ Status serve(const Options& opt) {
       while (pid < 0 && !idle.empty()) {
         pid_t w = idle.back();
         idle.pop_back();
-        if (send_fd(children[w].chan.get(), conn.get()))
+        const int fd = conn.get();
+        if (io::send_with_fds(children[w].chan.get(), "c", std::span(&fd, 1)))
           pid = w;
         else
           children[w].chan.reset();  // gone: reaped later
