@@ -69,6 +69,7 @@ class RootModeWorkers(unittest.TestCase):
         with open(self.home.path("users", "assign"), "w") as f:
             f.write("\n".join(lines) + "\n.\n")
         self.home.run_ok("qmail-newu")
+        self.addCleanup(self.home.stop)  # before the users go (cleanups run last first)
         self.home.start()
 
     def test_each_uid_has_its_own_workers(self):
