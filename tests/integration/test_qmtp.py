@@ -84,9 +84,11 @@ class QmtpTest(HomeTestCase):
         self.assertEqual(resp[2][:1], b"K")
         self.assertEqual(self.todo_count(), 1)
 
-    def test_crlf_encoding_refused(self):
+    def test_unknown_encoding_refused(self):
+        # <0a> (LF) and the old <0d> (CR LF, test_conformance_remote) are
+        # the encodings; anything else is refused.
         lst = self.listen()
-        resp, _ = self.exchange(lst, qmtp_package(MSG, b"", [b"alice@example.test"], b"\r"), 1)
+        resp, _ = self.exchange(lst, qmtp_package(MSG, b"", [b"alice@example.test"], b"x"), 1)
         self.assertEqual(resp[0][:1], b"D")
         self.assertEqual(self.todo_count(), 0)
 

@@ -70,16 +70,30 @@ struct Incoming {
   }
 };
 
-// Copies `len` message bytes from `in`, turning the message's LF line ends
-// into what qmail-queue wants (they already are LF).
-Status copy_message(io::Reader& in, std::uint64_t len, Incoming& m) {
+// Copies `len` message bytes from `in` to qmail-queue. LF-encoded
+// messages already have qmail-queue's LF line ends; with `crlf` (QMTP's
+// old <0d> encoding) each CR LF becomes LF, and any other CR is kept.
+Status copy_message(io::Reader& in, std::uint64_t len, Incoming& m, bool crlf = false) {
+  bool pending_cr = false;  // a CR ended the previous part
+  std::string out;
   while (len > 0) {
     std::size_t want = len > 65536 ? 65536 : static_cast<std::size_t>(len);
     QMAIL_ASSIGN_OR_RETURN(std::string_view part, in.read_some(want));
     if (part.empty()) return Status::perm("truncated netstring");
-    m.put(part);
     len -= part.size();
+    if (!crlf) {
+      m.put(part);
+      continue;
+    }
+    out.clear();
+    for (char c : part) {
+      if (pending_cr && c != '\n') out += '\r';
+      pending_cr = c == '\r';
+      if (!pending_cr) out += c;
+    }
+    m.put(out);
   }
+  if (pending_cr) m.put("\r");
   return Status::ok();
 }
 
@@ -88,8 +102,11 @@ Status copy_message(io::Reader& in, std::uint64_t len, Incoming& m) {
 Result<bool> allowed(const ServerConfig& c, std::string_view rcpt) {
   if (c.relayclient) return true;
   std::size_t at = rcpt.rfind('@');
-  if (at == std::string_view::npos) return true;  // means the local host
-  if (rcpt.substr(0, at).find_first_of("%!@") != std::string_view::npos) return false;
+  // As qmail-smtpd: an address without '@' means the local host, but its
+  // local part may not carry a percent hack or bang path either.
+  std::string_view local = at == std::string_view::npos ? rcpt : rcpt.substr(0, at);
+  if (local.find_first_of("%!@") != std::string_view::npos) return false;
+  if (at == std::string_view::npos) return true;
   return c.rcpthosts.allows(rcpt.substr(at + 1));
 }
 
@@ -128,30 +145,35 @@ Status serve_qmtp(const ServerConfig& c, int rfd, int wfd) {
       return len.status();
     }
     Incoming m;
+    bool crlf = false;
     std::uint64_t body = *len;
     if (body == 0) {
       m.fail("Dempty message (#5.6.0)");
     } else {
       QMAIL_ASSIGN_OR_RETURN(char encoding, in.get());
       --body;
-      // qmtp.txt 4: <0a> means LF line ends, the only encoding we take
-      // (the old <0d> CRLF form is obsolete).
-      if (encoding != '\n')
+      // qmtp.txt 4: <0a> means LF line ends; the old <0d> form (CR LF
+      // line ends) is still taken, as qmail-qmtpd takes it.
+      crlf = encoding == '\r';
+      if (encoding != '\n' && encoding != '\r')
         m.fail("Dsorry, I only accept LF-encoded messages (#5.6.1)");
       else if (body > c.databytes)
         m.fail("Dsorry, that message size exceeds my databytes limit (#5.3.4)");
       else
         m.start(c, "QMTP");
     }
-    QMAIL_RETURN_IF_ERROR(copy_message(in, body, m));
+    QMAIL_RETURN_IF_ERROR(copy_message(in, body, m, crlf));
     QMAIL_RETURN_IF_ERROR(read_comma(in));
-    QMAIL_ASSIGN_OR_RETURN(std::string sender, read(in, kMaxAddress));
+    // An overlong address is refused with a response, not by dropping the
+    // connection; it is read within the bound of a recipient list.
+    QMAIL_ASSIGN_OR_RETURN(std::string sender, read(in, kMaxRecipientList));
+    if (sender.size() > kMaxAddress) m.fail("Dsorry, that sender address is too long (#5.1.7)");
     if (sender.find('\0') != std::string::npos) m.fail("Dbad sender address (#5.1.7)");
     QMAIL_ASSIGN_OR_RETURN(std::string list, read(in, kMaxRecipientList));
     std::vector<std::string> rcpts;
     std::string_view rest = list;
     while (!rest.empty()) {
-      QMAIL_ASSIGN_OR_RETURN(std::string_view r, parse(rest, kMaxAddress));
+      QMAIL_ASSIGN_OR_RETURN(std::string_view r, parse(rest, kMaxRecipientList));
       rcpts.emplace_back(r);
     }
     if (rcpts.empty()) return Status::perm("package without recipients");
@@ -166,6 +188,10 @@ Status serve_qmtp(const ServerConfig& c, int rfd, int wfd) {
       }
       if (rcpts[i].find('\0') != std::string::npos) {
         responses[i] = "Dbad recipient address (#5.1.3)";
+        continue;
+      }
+      if (rcpts[i].size() > kMaxAddress) {
+        responses[i] = "Dsorry, that address is too long (#5.1.3)";
         continue;
       }
       auto ok = allowed(c, rcpts[i]);
@@ -211,17 +237,24 @@ Status serve_qmqp(const ServerConfig& c, int rfd, int wfd) {
   }
   QMAIL_RETURN_IF_ERROR(read_comma(in));
   std::string_view rest = envelope;
-  QMAIL_ASSIGN_OR_RETURN(std::string_view sender, parse(rest, kMaxAddress));
+  QMAIL_ASSIGN_OR_RETURN(std::string_view sender, parse(rest, kMaxRecipientList));
   std::vector<std::string> rcpts;
   while (!rest.empty()) {
-    QMAIL_ASSIGN_OR_RETURN(std::string_view r, parse(rest, kMaxAddress));
+    QMAIL_ASSIGN_OR_RETURN(std::string_view r, parse(rest, kMaxRecipientList));
     rcpts.emplace_back(r);
   }
   std::string response;
   bool nul = sender.find('\0') != std::string_view::npos;
-  for (const auto& r : rcpts) nul = nul || r.find('\0') != std::string::npos;
+  bool too_long = sender.size() > kMaxAddress;
+  for (const auto& r : rcpts) {
+    nul = nul || r.find('\0') != std::string::npos;
+    too_long = too_long || r.size() > kMaxAddress;
+  }
   if (nul) {
     response = "Dbad address (#5.1.3)";
+  } else if (too_long) {
+    // An answer, not a dropped connection: the package was well formed.
+    response = "Dsorry, that address is too long (#5.1.3)";
   } else if (rcpts.empty()) {
     response = "Dno recipients (#5.1.3)";
   } else {

@@ -65,7 +65,7 @@ std::vector<dns::IpAddr> local_addresses();
 
 // The whole program after argument checks: `args` is argv (program, host,
 // sender, recipients...), the message is read from `in_fd` and the report
-// written to `out_fd`. Returns the exit code (0, or 100 for usage).
+// written to `out_fd`. Returns the exit code: always 0, as qmail-remote(8) says.
 int run(std::span<char*> args, int in_fd, int out_fd);
 
 // Connection reuse, for qmail-rspawn's remote workers (spawn/rpool.h):

@@ -24,7 +24,9 @@ bool valid_name(std::string_view n) {
   return true;
 }
 
-// "a-b" in the last '.'-separated component expands to a..b.
+// tcprules(1): "1.2.3.37-53" stands for 1.2.3.37 ... 1.2.3.53, and
+// "10.2-3." for "10.2." and "10.3.": a range "a-b" in one '.'-separated
+// component, followed by nothing or by the rest of the address.
 Result<std::vector<std::string>> expand_address(std::string_view addr) {
   std::string lowered = str::lower(addr);
   auto at = addr.find('@');
@@ -32,25 +34,31 @@ Result<std::vector<std::string>> expand_address(std::string_view addr) {
     // The info part before '@' keeps its case (ident replies are as sent).
     lowered = std::string(addr.substr(0, at + 1)) + str::lower(addr.substr(at + 1));
   }
-  std::size_t dash = lowered.rfind('-');
-  std::size_t dot = lowered.rfind('.');
+  std::size_t ip_start = at == std::string::npos ? 0 : at + 1;
+  std::size_t dash = lowered.find('-', ip_start);
   bool is_host = lowered.find('=') != std::string::npos;
-  if (is_host || dash == std::string::npos || (dot != std::string::npos && dash < dot)) {
-    return std::vector<std::string>{lowered};
-  }
-  std::size_t start = dot == std::string::npos ? (at == std::string::npos ? 0 : at + 1) : dot + 1;
+  if (is_host || dash == std::string::npos) return std::vector<std::string>{lowered};
+  std::size_t dot = lowered.rfind('.', dash);
+  std::size_t start = dot == std::string::npos || dot < ip_start ? ip_start : dot + 1;
+  std::size_t end = lowered.find('.', dash);
+  if (end == std::string::npos) end = lowered.size();
+  std::string_view suffix = std::string_view(lowered).substr(end);
   auto lo = str::parse_uint(std::string_view(lowered).substr(start, dash - start), 255);
-  auto hi = str::parse_uint(std::string_view(lowered).substr(dash + 1), 255);
-  if (!lo || !hi || *lo > *hi) return Status::perm("bad range in address");
+  auto hi = str::parse_uint(std::string_view(lowered).substr(dash + 1, end - dash - 1), 255);
+  if (!lo || !hi || *lo > *hi || suffix.find('-') != std::string_view::npos)
+    return Status::perm("bad range in address");
   std::vector<std::string> keys;
-  for (auto i = *lo; i <= *hi; ++i) keys.push_back(lowered.substr(0, start) + std::to_string(i));
+  for (auto i = *lo; i <= *hi; ++i)
+    keys.push_back(lowered.substr(0, start) + std::to_string(i) + std::string(suffix));
   return keys;
 }
 
 }  // namespace
 
 Result<std::optional<Rule>> parse_line(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // tcprules(1) ignores white space at the end of a line.
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+    line.remove_suffix(1);
   if (line.size() > kMaxLine) return Status::perm("line too long");
   if (line.empty() || line[0] == '#') return std::optional<Rule>();
   // The address cannot contain ':' except for IPv6; the instructions start

@@ -5,7 +5,7 @@
 // Source: one rule per line, "address:instructions", '#' comments.
 // Addresses: "1.2.3.4" (exact), "1.2." (prefix ending in '.'; for IPv6,
 // also prefixes ending in ':', of the compressed text form), "1.2.3.40-60"
-// (a range in the last component), "=host", "=.domain", "info@ip",
+// (a range in one component; "10.2-3." is "10.2." and "10.3."), "=host", "=.domain", "info@ip",
 // "info@=host", "" (default). Instructions: "allow" or "deny", then
 // ",NAME=<d>value<d>" where <d> is any one character that quotes the value
 // (usually '"'): `127.:allow,RELAYCLIENT=""`.

@@ -33,6 +33,10 @@ TEST(RulesParse, Table) {
       {"10.0.0.1:", {"10.0.0.1"}, "A"},
       {"1.2.3.4:deny,allow", {"1.2.3.4"}, "A"},
       {"1.2.3.4:allow\r", {"1.2.3.4"}, "A"},
+      {"1.2.3.4:deny \t", {"1.2.3.4"}, "D"},
+      {"10.2-3.:deny", {"10.2.", "10.3."}, "D"},
+      {"10.0-1.7:deny", {"10.0.7", "10.1.7"}, "D"},
+      {"joe@1.2.3.4-5:allow", {"joe@1.2.3.4", "joe@1.2.3.5"}, "A"},
   };
   for (const auto& c : cases) {
     auto r = parse_line(c.line);
@@ -44,7 +48,7 @@ TEST(RulesParse, Table) {
 }
 
 TEST(RulesParse, CommentsAndBlank) {
-  for (std::string l : {"", "# x:deny", "\r"}) {
+  for (std::string l : {"", "# x:deny", "\r", " \t "}) {
     auto r = parse_line(l);
     ASSERT_TRUE(r.is_ok());
     EXPECT_FALSE(r->has_value());
@@ -52,9 +56,10 @@ TEST(RulesParse, CommentsAndBlank) {
 }
 
 TEST(RulesParse, Errors) {
-  for (std::string l : {"1.2.3.4", "1.2.3.4:frob", "1.2.3.4:allow,X", "1.2.3.4:allow,X=\"abc",
-                        "1.2.3.4:allow,X=", "1.2.3.9-2:deny", "1.2.3.1-300:deny", "1.2.3.4:allowx",
-                        "1.2.3.4:allow;deny", "1.2.3.4:allow,=\"x\""}) {
+  for (std::string l :
+       {"1.2.3.4", "1.2.3.4:frob", "1.2.3.4:allow,X", "1.2.3.4:allow,X=\"abc",
+        "1.2.3.4:allow,X=", "1.2.3.9-2:deny", "1.2.3.1-300:deny", "1.2.3.4:allowx",
+        "1.2.3.4:allow;deny", "1.2.3.4:allow,=\"x\"", "10.2-3-4.:deny", "10.3-2.:deny"}) {
     EXPECT_FALSE(parse_line(l).is_ok()) << l;
   }
   auto r = parse("ok:allow\n\nbad\n");
