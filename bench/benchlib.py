@@ -250,8 +250,26 @@ class System:
         return dict(os.environ)
 
     def clear_maildir(self):
-        for sub in ("new", "cur", "tmp"):
-            empty_dir(os.path.join(self.maildir, sub))
+        """Empties the Maildir for the next run without freeing an inode:
+        new/ and cur/ are moved aside (to a directory beside the Maildir,
+        removed with the work directory) and made again. On ext4 without a
+        journal (this machine), a create skips every inode freed in the
+        last one to six minutes, reading its inode-table block each time:
+        deleting the last run's messages here made every delivery of the
+        next run, ours and Postfix's alike, pay for the harness's own
+        unlinks (about 5,000 inodes after a 2,000-message round pair)."""
+        trash = os.path.join(os.path.dirname(self.maildir), ".bench-trash")
+        os.makedirs(trash, exist_ok=True)
+        self._cleared = getattr(self, "_cleared", 0) + 1
+        for sub in ("new", "cur"):
+            d = os.path.join(self.maildir, sub)
+            if not os.listdir(d):
+                continue
+            st = os.stat(d)
+            os.rename(d, os.path.join(trash, "%s.%d" % (sub, self._cleared)))
+            os.mkdir(d, st.st_mode & 0o7777)
+            os.chown(d, st.st_uid, st.st_gid)
+        empty_dir(os.path.join(self.maildir, "tmp"))  # normally empty
 
     def queue_busy(self):
         raise NotImplementedError
