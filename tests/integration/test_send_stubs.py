@@ -129,6 +129,8 @@ with open(os.path.join(q, "intd", str(ident)), "wb") as f:
     f.write(todo)
 os.link(os.path.join(q, "intd", str(ident)), os.path.join(q, "todo", str(ident)))
 try:
+    if os.environ.get("STUB_NO_POKE"):
+        raise OSError("no poke")
     fd = os.open(os.path.join(q, "lock", "trigger"), os.O_WRONLY | os.O_NONBLOCK)
     os.write(fd, b"x")
     os.close(fd)
@@ -217,7 +219,7 @@ class StubHome:
                     out.append(f.read())
         return out
 
-    def inject(self, sender, rcpts, body=b"Subject: test\n\nhello\n"):
+    def inject(self, sender, rcpts, body=b"Subject: test\n\nhello\n", poke=True):
         env = b"F" + sender.encode() + b"\0"
         for r in rcpts:
             env += b"T" + r.encode() + b"\0"
@@ -225,8 +227,11 @@ class StubHome:
         rfd, wfd = os.pipe()
         os.write(wfd, env)
         os.close(wfd)
+        env = self.env()
+        if not poke:
+            env["STUB_NO_POKE"] = "1"
         p = subprocess.Popen([self.path("bin", "qmail-queue")], stdin=subprocess.PIPE,
-                             stdout=rfd, env=self.env())
+                             stdout=rfd, env=env)
         os.close(rfd)
         p.communicate(body)
         assert p.returncode == 0
@@ -329,6 +334,19 @@ class SendTest(unittest.TestCase):
                       b"|||./Mailbox|Alice", got)
         self.assertIn(b"hello\n", got)
         wait_for(h.empty_queue, 10, "queue to empty")
+
+    def test_new_todo_entry_seen_without_a_poke(self):
+        """qmail-send watches todo/ (inotify): a message whose qmail-queue
+        did not poke the trigger is taken up at once, not at the next
+        periodic scan (a minute later); one that did poke, as well."""
+        h = self.h
+        h.start()
+        self.wait_log(r"^status: local 0/10 remote 0/20$")
+        h.inject("sender@remote.test", ["alice@example.test"], poke=False)
+        wait_for(lambda: h.delivered("alice"), 10, "delivery without a poke")
+        h.inject("sender@remote.test", ["bob@example.test"])
+        wait_for(lambda: h.delivered("bob"), 10, "delivery after a poke")
+        self.assertNotIn("no inotify", h.log())
 
     def test_defaultdelivery_and_logger(self):
         h = self.h

@@ -30,6 +30,7 @@
 #include "send/remover.h"
 #include "send/route.h"
 #include "send/schedule.h"
+#include "send/todo_watch.h"
 #include "spawn/protocol.h"
 
 namespace qmail::send {
@@ -131,6 +132,9 @@ class Send {
   void reload();
   // todo/ handling
   void scan_todo();
+  // The names todo_watch_ saw (or, without it or after lost events, a
+  // listing of todo/).
+  void scan_new_todo();
   void process_todo(const std::vector<std::uint64_t>& ids);
   bool materialize(Msg& m);
   void requeue_todo(std::uint64_t id);
@@ -179,6 +183,7 @@ class Send {
   spawn::Decoder dec_[2];
   Fd trigger_;
   Fd trigger_writer_;
+  TodoWatch todo_watch_;
   std::int64_t next_scan_ = 0;
   std::int64_t next_mess_sweep_ = 0;
   // Recipient lists with 'D' marks not yet fsynced (see mark_done), with
@@ -252,6 +257,19 @@ void Send::scan_todo() {
     if (!id || todo_known_.count(*id)) continue;
     todo_known_.insert(*id);
     todo_.push_back(*id);
+  }
+}
+
+void Send::scan_new_todo() {
+  std::vector<std::uint64_t> ids;
+  if (!todo_watch_.take(&ids)) {
+    scan_todo();
+    return;
+  }
+  for (std::uint64_t id : ids) {
+    if (todo_known_.count(id)) continue;
+    todo_known_.insert(id);
+    todo_.push_back(id);
   }
 }
 
@@ -1099,7 +1117,9 @@ Status Send::run() {
   }
 
   // Restart: everything preprocessed is loaded; todo/ is processed in
-  // slices below.
+  // slices below. The watch first, so that nothing linked meanwhile is
+  // missed.
+  if (!todo_watch_.start(q_.dir("todo"))) logline("warning: no inotify; listing todo/ on pokes");
   scan_todo();
   scan_info();
   next_scan_ = now() + kTodoScanInterval;
@@ -1185,6 +1205,7 @@ Status Send::run() {
     // qmail-clean's replies; EOF means it died.
     fds.push_back({kCleanIn, static_cast<short>(clean_gone_ ? 0 : POLLIN), 0});
     fds.push_back({remover_.fd(), POLLIN, 0});
+    fds.push_back({g_term ? -1 : todo_watch_.fd(), POLLIN, 0});
     if (trigger_.valid() && !g_term) fds.push_back({trigger_.get(), POLLIN, 0});
     int timeout = -1;
     bool busy_work =
@@ -1223,12 +1244,13 @@ Status Send::run() {
       clean_gone_ = true;
     }
     if (fds[6].revents) finish_removed();
-    if (fds.size() > 7 && fds[7].revents) {
+    if (fds[7].revents) scan_new_todo();
+    if (fds.size() > 8 && fds[8].revents) {
       char buf[256];
       ssize_t r = ::read(trigger_.get(), buf, sizeof buf);
       // EOF: every writer closed; reopen so poll does not spin on POLLHUP.
-      if (r == 0 || (fds[7].revents & POLLHUP)) trigger_.reset();
-      scan_todo();
+      if (r == 0 || (fds[8].revents & POLLHUP)) trigger_.reset();
+      scan_new_todo();
     }
   }
 }

@@ -20,7 +20,7 @@ inline constexpr std::size_t kTodoSlice = 8;
 // Direct messages (delivered from todo/ without info, local or remote
 // files; docs/queue.md) held at once beyond those that got their delivery
 // slots at once: the rest of a flood is preprocessed as usual.
-inline constexpr std::size_t kMaxDirect = 1000;
+inline constexpr std::size_t kMaxDirect = 10000;
 // todo/ is rescanned this often even without a trigger poke (seconds).
 inline constexpr int kTodoScanInterval = 60;
 // After trouble (disk, qmail-clean, qmail-queue) an action is retried
