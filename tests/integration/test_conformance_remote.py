@@ -6,16 +6,19 @@ docs/conformance.md lists what was checked; the tests marked "deviation"
 failed before their fix."""
 import io
 import os
+import shutil
 import socket
+import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import unittest
 
 from qmailtest import Home, is_root
 from qmtplib import ns, qmqp_package, qmtp_package, read_ns
 from test_listener import SERVICE, TCPRULES, Server
-from test_remote import Sink, records
+from test_remote import Sink, make_certs, records
 
 MSG = b"Subject: conformance\n\nbody\n"
 
@@ -38,7 +41,7 @@ def cdb_records(path):
     return out
 
 
-class RemoteTest(unittest.TestCase):
+class RemoteBase(unittest.TestCase):
     """qmail-remote against SMTP sinks on 127.0.0.1, reached through
     control/smtproutes (127.0.0.1 is one of our own addresses)."""
 
@@ -70,6 +73,8 @@ class RemoteTest(unittest.TestCase):
         self.assertTrue(s.done.wait(30))
         return s
 
+
+class RemoteTest(RemoteBase):
     def test_usage_still_exits_zero(self):
         # deviation: it exited 100 when invoked with too few arguments.
         for args in ([], ["example.org"], ["example.org", "a@example.test"]):
@@ -153,6 +158,52 @@ class RemoteTest(unittest.TestCase):
         out = self.remote(["example.org", "a@example.test", "b@example.org"])
         self.assertEqual(records(out), [
             "ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n"])
+
+
+class ImplicitTlsSink(Sink):
+    """A Sink that speaks TLS from the first byte (SMTPS, port 465)."""
+
+    def __init__(self, ctx, port):
+        self.ctx = ctx
+        super().__init__("127.0.0.1", port)
+
+    def _serve(self, c, s):
+        c.settimeout(30)
+        try:
+            c = self.ctx.wrap_socket(c, server_side=True)
+        except (OSError, ssl.SSLError):
+            c.close()
+            s.done.set()
+            return
+        s.tls = True
+        super()._serve(c, s)
+
+
+@unittest.skipUnless(is_root(), "port 465 needs root")
+class SmtpsRouteTest(RemoteBase):
+    """notqmail's qmail-remote(8): "port value of 465 (deprecated smtps
+    port) causes TLS session to be started"."""
+
+    def test_port_465_starts_tls_at_once(self):
+        # deviation: port 465 was spoken to in plain text.
+        d = tempfile.mkdtemp(prefix="conf-smtps-")
+        self.addCleanup(shutil.rmtree, d, True)
+        _, cert, key = make_certs(d, ["example.org"])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        try:
+            sink = ImplicitTlsSink(ctx, 465)
+        except OSError:
+            self.skipTest("port 465 is taken")
+        self.addCleanup(sink.close)
+        self.home.control("smtproutes", "example.org:127.0.0.1:465\n")
+        out = self.remote(["example.org", "a@example.test", "b@example.org"], msg=b"x\n.\n")
+        self.assertRegex(records(out)[-1], r"^K127\.0\.0\.1 accepted message \(TLSv1\.[23]\)\.\n")
+        s = sink.sessions[-1]
+        self.assertTrue(s.done.wait(30))
+        self.assertTrue(s.tls)
+        self.assertNotIn("STARTTLS", s.commands)
+        self.assertEqual(s.data, [b"x\r\n..\r\n"])
 
 
 class QmtpdTest(unittest.TestCase):

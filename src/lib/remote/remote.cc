@@ -270,6 +270,23 @@ Outcome greet(Conn& c, const Target& target, Settings& set, bool allow_tls, Repo
   };
   after = After::kDrop;
 
+  // notqmail's qmail-remote(8): a route to port 465 starts TLS at once,
+  // before the greeting; there is no plain text to fall back to.
+  if (target.port == kSmtpsPort && !c.tls()) {
+    SSL_CTX* ctx = set.client_ctx();
+    Status s = ctx ? c.start_tls(ctx, target.name, to) : Status::temp("no TLS context");
+    if (!s.is_ok()) {
+      report.message('Z',
+                     "TLS handshake with " + host + " failed: " + s.message() + ". (#4.7.5)\n");
+      return Outcome::kDone;
+    }
+    if (set.tls_required && !c.tls_verified()) {
+      report.message('Z', "Connected to " + host + " but its TLS certificate does not verify for " +
+                              target.name + ". (#4.7.5)\n");
+      return Outcome::kDone;
+    }
+  }
+
   auto greeting = c.read_reply(to);
   if (!greeting.is_ok()) return fail(greeting.status());
   if (!greeting->is_ok())
@@ -280,7 +297,7 @@ Outcome greet(Conn& c, const Target& target, Settings& set, bool allow_tls, Repo
   if (!ehlo.is_ok()) return fail(ehlo.status());
   if (ehlo->is_ok()) {
     ext = parse_ehlo(*ehlo);
-    if (allow_tls && ext.starttls) {
+    if (allow_tls && ext.starttls && !c.tls()) {
       if (auto s = c.write("STARTTLS\r\n", to); !s.is_ok()) return fail(s);
       auto st = c.read_reply(to);
       if (!st.is_ok()) return fail(st.status());
