@@ -206,6 +206,110 @@ class SmtpsRouteTest(RemoteBase):
         self.assertEqual(s.data, [b"x\r\n..\r\n"])
 
 
+class TlsPatchTest(RemoteBase):
+    """The qmail TLS patch's control files for qmail-remote, as notqmail's
+    qmail-remote(8) lists them: tlshosts/<FQDN>.pem, notlshosts/<FQDN>,
+    tlshosts/exhaustivelist, clientcert.pem. The server is reached as
+    "localhost" (its FQDN here) through smtproutes."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certdir = tempfile.mkdtemp(prefix="conf-tls-")
+        cls.ca, cert, key = make_certs(cls.certdir, ["localhost"])
+        cls.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cls.ctx.load_cert_chain(cert, key)
+        other = os.path.join(cls.certdir, "other")
+        os.mkdir(other)
+        cls.other_ca = make_certs(other, ["localhost"])[0]
+        client = os.path.join(cls.certdir, "client")
+        os.mkdir(client)
+        cls.client_ca, ccert, ckey = make_certs(client, ["client.example.test"])
+        with open(os.path.join(client, "clientcert.pem"), "wb") as out:
+            for part in (ccert, ckey):
+                with open(part, "rb") as f:
+                    out.write(f.read())
+        cls.clientcert = os.path.join(client, "clientcert.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        for sub in ("tlshosts", "notlshosts"):
+            shutil.rmtree(self.home.path("control", sub), ignore_errors=True)
+            os.mkdir(self.home.path("control", sub))
+        p = self.home.path("control", "clientcert.pem")
+        if os.path.exists(p):
+            os.unlink(p)
+        self.sink.tls = self.ctx
+        self.home.control("smtproutes", "example.org:localhost:%d\n" % self.sink.port)
+
+    def deliver(self):
+        return records(self.remote(["example.org", "a@example.test", "b@example.org"]))[-1]
+
+    def test_opportunistic_by_default(self):
+        self.assertRegex(self.deliver(), r"^K127\.0\.0\.1 accepted message \(TLSv1\.[23]\)")
+
+    def test_notlshosts(self):
+        # deviation (all of this class): the TLS patch's files were not read.
+        open(self.home.path("control", "notlshosts", "localhost"), "w").close()
+        self.assertEqual(self.deliver(), "K127.0.0.1 accepted message.\n"
+                                         "Remote host said: 250 ok 1234 qp 5678\n")
+        self.assertNotIn("STARTTLS", self.session().commands)
+
+    def test_tlshosts_pem_verifies(self):
+        open(self.home.path("control", "notlshosts", "localhost"), "w").close()  # the .pem wins
+        shutil.copy(self.ca, self.home.path("control", "tlshosts", "localhost.pem"))
+        self.assertRegex(self.deliver(), r"^K127\.0\.0\.1 accepted message \(TLSv1\.[23]\)")
+
+    def test_tlshosts_pem_wrong_ca_defers(self):
+        shutil.copy(self.other_ca, self.home.path("control", "tlshosts", "localhost.pem"))
+        got = self.deliver()
+        self.assertTrue(got.startswith("Z"), got)
+        self.assertEqual(self.session().data, [])
+
+    def test_tlshosts_pem_without_starttls_defers(self):
+        self.sink.tls = None
+        shutil.copy(self.ca, self.home.path("control", "tlshosts", "localhost.pem"))
+        got = self.deliver()
+        self.assertTrue(got.startswith("Z"), got)
+        self.assertNotIn("MAIL FROM:<a@example.test>", " ".join(self.session().commands))
+
+    def test_exhaustivelist(self):
+        open(self.home.path("control", "tlshosts", "exhaustivelist"), "w").close()
+        self.assertFalse("(TLS" in self.deliver())
+        self.assertNotIn("STARTTLS", self.session().commands)
+        shutil.copy(self.ca, self.home.path("control", "tlshosts", "localhost.pem"))
+        self.assertRegex(self.deliver(), r"^K127\.0\.0\.1 accepted message \(TLSv1\.[23]\)")
+
+    def test_tlsclientciphers(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*make_certs(tempfile.mkdtemp(dir=self.certdir), ["localhost"])[1:])
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-RSA-AES256-GCM-SHA384")
+        self.sink.tls = ctx
+        self.addCleanup(os.unlink, self.home.path("control", "tlsclientciphers"))
+        self.home.control("tlsclientciphers", "ECDHE-RSA-AES256-GCM-SHA384\n")
+        self.assertRegex(self.deliver(), r"^K127\.0\.0\.1 accepted message \(TLSv1\.2\)")
+        # No suite in common: the handshake fails and the message goes in
+        # plain text (opportunistic TLS).
+        self.home.control("tlsclientciphers", "ECDHE-RSA-AES128-GCM-SHA256\n")
+        self.assertEqual(self.deliver(), "K127.0.0.1 accepted message.\n"
+                                         "Remote host said: 250 ok 1234 qp 5678\n")
+
+    def test_clientcert_presented(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*make_certs(tempfile.mkdtemp(dir=self.certdir), ["localhost"])[1:])
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(self.client_ca)
+        self.sink.tls = ctx
+        shutil.copy(self.clientcert, self.home.path("control", "clientcert.pem"))
+        self.assertRegex(self.deliver(), r"^K127\.0\.0\.1 accepted message \(TLSv1\.[23]\)")
+
+
 class QmtpdTest(unittest.TestCase):
     """qmail-qmtpd and qmail-qmqpd over pipes, with tcp-environ(5) set."""
 
