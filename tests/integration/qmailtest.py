@@ -70,7 +70,13 @@ class ThrowawayUser:
         return subprocess.run(as_user(self.uid, self.gid, args), **kw)
 
     def delete(self):
-        subprocess.run(["userdel", self.name], capture_output=True)
+        # userdel refuses while a process runs as the user (a qmail-local
+        # worker that was just told to leave): try again for a while.
+        deadline = time.monotonic() + 10
+        while subprocess.run(["userdel", self.name], capture_output=True).returncode == 8:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         subprocess.run(["groupdel", self.name], capture_output=True)
 
 

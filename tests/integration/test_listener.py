@@ -178,6 +178,82 @@ class ListenerTest(unittest.TestCase):
         self.assertEqual(exe, os.path.realpath(home.bin("qmail-smtpd")))
         self.assertEqual(comm, "qmail-smtpd")
 
+    def smtp_server(self, opts=()):
+        """Our qmail-smtpd from a fresh home behind the listener."""
+        home = Home()
+        self.addCleanup(home.cleanup)
+        env = os.environ.copy()
+        env["QMAILHOME"] = home.dir
+        return self.server(["-v", *opts], service=[home.bin("qmail-smtpd")], env=env)
+
+    @staticmethod
+    def smtp(srv, lines, source="127.0.0.1"):
+        """One SMTP session from `source`: the greeting, then each line and
+        its reply; returns the replies (first line of each)."""
+        c = socket.create_connection((srv.host, srv.port), 20, source_address=(source, 0))
+        f = c.makefile("rb")
+        replies = [f.readline()]
+        for line in lines:
+            c.sendall(line.encode() + b"\r\n")
+            replies.append(f.readline())
+        f.close()
+        c.close()
+        return replies
+
+    def wait_ends(self, srv, n):
+        wait_for(lambda: len(re.findall(r"end \d+ status", srv.text())) >= n, 20,
+                 "%d connections ended" % n)
+
+    def test_smtpd_worker_serves_the_next_connection_afresh(self):
+        """A child running our qmail-smtpd serves the next connection too,
+        with nothing of the last one: the rules' RELAYCLIENT for 127.0.0.2
+        does not reach 127.0.0.1's session, and between connections it
+        holds only /dev/null, stderr and its socket to the listener."""
+        cdb = self.rules('127.0.0.2:allow,RELAYCLIENT=""\n:allow\n')
+        srv = self.smtp_server(["-x", cdb, "-c", "1"])
+        rcpt = ["HELO x", "MAIL FROM:<a@b.example>", "RCPT TO:<c@elsewhere.example>", "QUIT"]
+        got = self.smtp(srv, rcpt, source="127.0.0.2")
+        self.assertTrue(got[3].startswith(b"250 "), got)  # relayed
+        self.wait_ends(srv, 1)
+        pid = int(re.search(r"pid (\d+) from 127\.0\.0\.2", srv.text()).group(1))
+        fds = {int(n): os.readlink("/proc/%d/fd/%s" % (pid, n))
+               for n in os.listdir("/proc/%d/fd" % pid)}
+        self.assertEqual(fds.get(0), "/dev/null", fds)
+        self.assertEqual(fds.get(1), "/dev/null", fds)
+        others = [t for n, t in fds.items() if n > 2]
+        self.assertEqual(len(others), 1, fds)
+        self.assertTrue(others[0].startswith("socket:"), fds)
+        got = self.smtp(srv, rcpt, source="127.0.0.1")
+        self.assertTrue(got[3].startswith(b"553 "), got)  # not relayed
+        self.wait_ends(srv, 2)
+        self.assertRegex(srv.text(), r"pid %d from 127\.0\.0\.1" % pid)
+        self.assertIn("status: 0/1", srv.text().rstrip().splitlines()[-1])
+
+    def test_smtpd_worker_retires_after_100_connections(self):
+        srv = self.smtp_server(["-c", "1"])
+        for i in range(101):
+            got = self.smtp(srv, ["QUIT"])
+            self.assertTrue(got[1].startswith(b"221 "), (i, got))
+            self.wait_ends(srv, i + 1)
+        pids = re.findall(r"pid (\d+) from", srv.text())
+        self.assertEqual(len(pids), 101)
+        self.assertEqual(len(set(pids[:100])), 1, "one worker for the first 100")
+        self.assertNotEqual(pids[100], pids[0], "a new one for the 101st")
+
+    def test_smtpd_worker_killed_mid_session_frees_its_slot(self):
+        srv = self.smtp_server(["-c", "1"])
+        c = srv.connect()
+        self.assertTrue(c.recv(1000).startswith(b"220 "))
+        pid = int(wait_for(lambda: re.search(r"pid (\d+) from", srv.text()), 10,
+                           "the worker's pid").group(1))
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(c.recv(1000), b"")  # the connection dies with it
+        c.close()
+        wait_for(lambda: re.search(r"end %d status 9\n" % pid, srv.text()), 10, "the end logged")
+        got = self.smtp(srv, ["QUIT"])  # -c 1: served only if the slot was freed
+        self.assertTrue(got[0].startswith(b"220 ") and got[1].startswith(b"221 "), got)
+        self.assertEqual(len(re.findall(r"pid (\d+) from", srv.text())), 2)
+
     def test_global_limit_delays(self):
         srv = self.server(["-v", "-c", "2"])
         held = [srv.connect(), srv.connect()]

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -102,6 +103,32 @@ std::string find_program(const std::string& name) {
     if (colon == std::string_view::npos) return "";
     dirs.remove_prefix(colon + 1);
   }
+}
+
+WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
+  for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
+  char buf[4096];
+  cwd_ = ::getcwd(buf, sizeof buf) ? buf : "/";
+  umask_ = ::umask(022);
+  ::umask(umask_);
+  ::sigprocmask(SIG_SETMASK, nullptr, &mask_);
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, nullptr, &actions_[sig]);
+}
+
+bool WorkerState::restore() {
+  ::alarm(0);
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || ::dup2(null, 0) != 0 || ::dup2(null, 1) != 1) return false;
+  if (keep_ > 3) ::close_range(3, static_cast<unsigned>(keep_) - 1, 0);
+  ::close_range(static_cast<unsigned>(keep_) + 1, ~0U, 0);
+  ::clearenv();
+  for (std::string& e : env_) ::putenv(e.data());
+  ::umask(umask_);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &actions_[sig], nullptr);
+  }
+  ::sigprocmask(SIG_SETMASK, &mask_, nullptr);
+  return ::chdir(cwd_.c_str()) == 0;
 }
 
 }  // namespace qmail::spawn

@@ -9,8 +9,12 @@
 // below, which only our qmail-local (qmail-remote) embeds.
 #pragma once
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
+#include <vector>
 
 // The marks, as macros so a program can embed them as a kept array in
 // the section QMAIL_BUILTIN_SECTION (QMAIL_BUILTIN_MARK below).
@@ -35,6 +39,27 @@ bool carries_mark(const std::string& path, std::string_view mark);
 // instead: caught signals go back to their default action (ignored ones
 // stay ignored), and none is blocked. Async-signal-safe.
 void reset_signals_as_exec();
+
+// What a reused child (a "worker": qmail-tcpsrv's qmail-smtpd children,
+// qmail-lspawn's qmail-local ones) puts back between two uses, as it was
+// when the snapshot was taken: descriptors 0 and 1 on /dev/null, every
+// descriptor from 3 on but `keep` closed, the environment, the working
+// directory, the umask and every signal's action and the signal mask;
+// no alarm pending. A delivery or session can change any of those.
+class WorkerState {
+ public:
+  explicit WorkerState(int keep);
+  // False if something could not be put back: the worker should exit.
+  bool restore();
+
+ private:
+  int keep_;
+  std::vector<std::string> env_;
+  std::string cwd_;
+  mode_t umask_;
+  sigset_t mask_;
+  std::vector<struct sigaction> actions_;  // index = signal number
+};
 
 // execvp's search: `name` itself if it has a '/', else the first
 // executable regular file of that name in $PATH. Empty if none.

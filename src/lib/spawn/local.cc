@@ -58,6 +58,24 @@ Result<users::Entry> run_getpw(const std::string& local) {
   return e;
 }
 
+// qmail-local's argv: its name, "--", then `args` (user homedir local
+// dash ext domain sender defaultdelivery); pointers into `args`.
+std::vector<char*> local_argv(std::vector<std::string>& args) {
+  static std::string name = "qmail-local", dashdash = "--";
+  std::vector<char*> argv = {name.data(), dashdash.data()};
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// Our qmail-local's code, here (fd 0 the message, fd 1 the report, the
+// user's uid and home directory already).
+int run_local(std::vector<std::string>& args) {
+  std::vector<char*> argv = local_argv(args);
+  return run_program("qmail-local", static_cast<int>(argv.size() - 1), argv.data(),
+                     local::local_main);
+}
+
 }  // namespace
 
 void split_address(std::string_view recipient, std::string* local, std::string* domain) {
@@ -132,29 +150,69 @@ void LocalJob::run_child(const Command& c) {
   if (::chdir(entry->homedir.c_str()) != 0)
     child_fail("Unable to switch to the user's home directory. (#4.3.0)\n", exitcode::kTemp);
 
-  std::vector<char*> argv;
-  auto arg = [&](const std::string& a) { argv.push_back(const_cast<char*>(a.c_str())); };
-  static const std::string kName = "qmail-local", kDashDash = "--";
-  arg(kName);
-  arg(kDashDash);
-  arg(entry->user);
-  arg(entry->homedir);
-  arg(local);
-  arg(entry->dash);
-  arg(entry->ext);
-  arg(domain);
-  arg(c.sender);
-  arg(defaultdelivery_);
-  argv.push_back(nullptr);
+  std::vector<std::string> args = {entry->user, entry->homedir, local,    entry->dash,
+                                   entry->ext,  domain,         c.sender, defaultdelivery_};
   if (builtin_) {
     // Our own qmail-local: its code, here, as the user (spawn/builtin.h).
     // The name is what ps shows and what an admin looks for.
     ::prctl(PR_SET_NAME, "qmail-local");
-    ::_exit(run_program("qmail-local", static_cast<int>(argv.size() - 1), argv.data(),
-                        local::local_main));
+    ::_exit(run_local(args));
   }
+  std::vector<char*> argv = local_argv(args);
   ::execv(prog.c_str(), argv.data());
   child_fail("Unable to run qmail-local. (#4.3.0)\n", exitcode::kTemp);
+}
+
+std::optional<Job::WorkerJob> LocalJob::worker_job(const Command& c) {
+  if (!builtin_) return std::nullopt;
+  std::string local, domain;
+  split_address(c.recipient, &local, &domain);
+  if (local.empty()) return std::nullopt;
+  auto looked = users::lookup(home::path("users/cdb"), str::lower(local));
+  if (!looked.is_ok() || !*looked) return std::nullopt;
+  const users::Entry* entry = &**looked;
+  if (refuse_root_ && entry->uid == 0) return std::nullopt;
+  Fd mess(::open(queue::Layout::from_home().mess(c.id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mess.valid()) return std::nullopt;
+  WorkerJob j;
+  j.key = std::to_string(entry->uid) + ":" + std::to_string(entry->gid);
+  for (const std::string* f : std::initializer_list<const std::string*>{
+           &entry->user, &entry->homedir, &local, &entry->dash, &entry->ext, &domain, &c.sender,
+           &defaultdelivery_}) {
+    j.payload += *f;
+    j.payload += '\0';
+  }
+  j.fds.push_back(std::move(mess));
+  return j;
+}
+
+bool LocalJob::start_worker(const std::string& key) {
+  std::size_t colon = key.find(':');
+  auto uid = str::parse_uint(std::string_view(key).substr(0, colon), 0x7fffffff);
+  auto gid = str::parse_uint(std::string_view(key).substr(colon + 1), 0x7fffffff);
+  if (colon == std::string::npos || !uid || !gid) return false;
+  if (!priv::become(static_cast<uid_t>(*uid), static_cast<gid_t>(*gid)).is_ok()) return false;
+  ::prctl(PR_SET_NAME, "qmail-local");
+  return true;
+}
+
+int LocalJob::run_in_worker(const std::string& payload, std::vector<Fd>& fds) {
+  std::vector<std::string> args;
+  for (std::size_t at = 0; at < payload.size();) {
+    std::size_t z = payload.find('\0', at);
+    if (z == std::string::npos) break;
+    args.push_back(payload.substr(at, z - at));
+    at = z + 1;
+  }
+  if (args.size() != 8 || fds.size() != 1 || ::dup2(fds[0].get(), 0) != 0) {
+    (void)io::write_all(1, "Unable to hand the delivery to qmail-local. (#4.3.0)\n");
+    return exitcode::kTemp;
+  }
+  if (::chdir(args[1].c_str()) != 0) {
+    (void)io::write_all(1, "Unable to switch to the user's home directory. (#4.3.0)\n");
+    return exitcode::kTemp;
+  }
+  return run_local(args);
 }
 
 Reply LocalJob::translate(int wstat, std::string_view output) {

@@ -38,6 +38,14 @@ class LocalJob : public Job {
         builtin_(builtin) {}
   [[noreturn]] void run_child(const Command& c) override;
   Reply translate(int wstat, std::string_view output) override;
+  // With our own qmail-local, a delivery to an address found in
+  // users/cdb goes to a worker of the user's uid and gid (spawner.h),
+  // which opens nothing of the queue: the spawner sends it the message.
+  // Anything else (qmail-getpw, a refused root, a message that cannot be
+  // opened) is a child's as before, which reports it.
+  std::optional<WorkerJob> worker_job(const Command& c) override;
+  bool start_worker(const std::string& key) override;
+  int run_in_worker(const std::string& payload, std::vector<Fd>& fds) override;
 
  private:
   std::string defaultdelivery_;

@@ -3,17 +3,23 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <map>
 #include <vector>
 
+#include "base/strings.h"
 #include "io/fd.h"
+#include "io/fdpass.h"
 #include "io/io.h"
+#include "spawn/builtin.h"
 
 namespace qmail::spawn {
 
@@ -28,21 +34,64 @@ void on_sigchld(int) {
   errno = saved;
 }
 
+using Clock = std::chrono::steady_clock;
+
 struct Child {
   std::uint64_t delivery = 0;
   Fd out;  // read end of the report pipe; invalid after EOF
   std::string report;
-  bool exited = false;
+  bool exited = false;  // or, for a worker, has answered
   int wstat = 0;
 };
 
-void close_from_3() {
-  if (::close_range(3, ~0U, 0) != 0) {
-    long max = ::sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > INT_MAX) max = 65536;
-    for (int fd = 3; fd < max; ++fd) ::close(fd);
+// A reused child (Job::worker_job). Busy while it has an entry in the
+// children map under its pid.
+struct Worker {
+  std::string key;
+  Fd sock;  // invalid once let go
+  unsigned served = 0;
+  Clock::time_point idle_since{};
+};
+
+// A job for a worker: the payload, then the descriptors (the job's, then
+// the report pipe's write end as the last).
+constexpr std::size_t kMaxWorkerPayload = 8 * kMaxField;
+
+// The worker's loop (fd 3 its socket, 0 and 1 on /dev/null, nothing else
+// open): a job, its delivery, its exit code back as decimal text.
+[[noreturn]] void worker_main(Job& job, const std::string& key) {
+  constexpr int kSock = 3;
+  if (!job.start_worker(key)) ::_exit(111);
+  WorkerState state(kSock);
+  for (unsigned served = 1;; ++served) {
+    std::vector<Fd> fds;
+    auto payload = io::recv_with_fds(kSock, kMaxWorkerPayload, &fds);
+    if (!payload || fds.empty()) ::_exit(0);
+    Fd report = std::move(fds.back());
+    fds.pop_back();
+    if (::dup2(report.get(), 1) != 1) ::_exit(111);
+    report.reset();
+    int code = job.run_in_worker(*payload, fds);
+    fds.clear();
+    if (!state.restore()) ::_exit(111);
+    std::string answer = std::to_string(code);
+    if (!io::send_with_fds(kSock, answer, {})) ::_exit(0);
+    if (served >= kSpawnWorkerDeliveries) ::_exit(0);
   }
 }
+
+// Closes every descriptor from 3 on, but `keep` (if 3 or more).
+void close_from_3_but(int keep) {
+  unsigned first = keep >= 3 ? static_cast<unsigned>(keep) + 1 : 3;
+  if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+  if (::close_range(first, ~0U, 0) != 0) {
+    long max = ::sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > INT_MAX) max = 65536;
+    for (int fd = static_cast<int>(first); fd < max; ++fd) ::close(fd);
+  }
+}
+
+void close_from_3() { close_from_3_but(-1); }
 
 // Reads what is available; returns false at EOF or error.
 bool drain(Child& ch) {
@@ -99,7 +148,77 @@ Status serve(Job& job, int in_fd, int out_fd) {
     if (!s.is_ok()) failure = Status::temp("unable to write to qmail-send: " + s.message());
   };
 
+  std::map<pid_t, Worker> workers;
+  std::vector<pid_t> idle;  // idle workers, the longest idle first
+
+  auto fork_worker = [&](const std::string& key) -> pid_t {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    Fd mine(sv[0]), theirs(sv[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+      // qmail-send's pipes must not stay open in a worker.
+      int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (nul < 0 || ::dup2(nul, 0) != 0 || ::dup2(nul, 1) != 1) ::_exit(111);
+      // Close-on-exec: the programs a delivery runs must not get it.
+      if (theirs.get() != 3 && ::dup3(theirs.get(), 3, O_CLOEXEC) != 3) ::_exit(111);
+      close_from_3_but(3);
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      sigemptyset(&dfl.sa_mask);
+      for (int sig : {SIGCHLD, SIGTERM, SIGPIPE, SIGHUP, SIGALRM}) ::sigaction(sig, &dfl, nullptr);
+      worker_main(job, key);
+    }
+    Worker& w = workers[pid];
+    w.key = key;
+    w.sock = std::move(mine);
+    return pid;
+  };
+  auto let_go = [&](pid_t pid) {  // it sees EOF and leaves; reaped later
+    workers[pid].sock.reset();
+    std::erase(idle, pid);
+  };
+
+  // Gives `c` to a worker; false if none could take it (then a child is
+  // forked for it as usual).
+  auto start_in_worker = [&](const Command& c, Job::WorkerJob& wj) -> bool {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return false;
+    Fd r(p[0]), w(p[1]);
+    std::vector<int> fds;
+    for (const Fd& f : wj.fds) fds.push_back(f.get());
+    fds.push_back(w.get());
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      pid_t pid = -1;
+      for (auto it = idle.rbegin(); it != idle.rend(); ++it) {
+        if (workers[*it].key == wj.key) {
+          pid = *it;
+          idle.erase(std::next(it).base());
+          break;
+        }
+      }
+      if (pid < 0) {
+        if (idle.size() >= kMaxIdleSpawnWorkers) let_go(idle.front());
+        pid = fork_worker(wj.key);
+        if (pid < 0) return false;
+      }
+      if (!io::send_with_fds(workers[pid].sock.get(), wj.payload, fds)) {
+        let_go(pid);
+        continue;
+      }
+      ::fcntl(r.get(), F_SETFL, O_NONBLOCK);
+      Child ch;
+      ch.delivery = c.delivery;
+      ch.out = std::move(r);
+      children.emplace(pid, std::move(ch));
+      return true;
+    }
+    return false;
+  };
+
   auto start = [&](Command c) {
+    if (auto wj = job.worker_job(c); wj && start_in_worker(c, *wj)) return;
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) {
       reply({c.delivery, 'Z', "Unable to create a pipe. (#4.3.0)\n"});
@@ -144,7 +263,26 @@ Status serve(Job& job, int in_fd, int out_fd) {
       fds.push_back({ch.out.get(), POLLIN, 0});
       owners.push_back(pid);
     }
-    int n = ::poll(fds.data(), fds.size(), -1);
+    const std::size_t first_worker = fds.size();
+    for (auto& [pid, ch] : children) {
+      auto w = workers.find(pid);
+      if (ch.exited || w == workers.end() || !w->second.sock.valid()) continue;
+      fds.push_back({w->second.sock.get(), POLLIN, 0});
+      owners.push_back(pid);
+    }
+    // Idle workers past their time are let go.
+    int timeout = -1;
+    const auto now = Clock::now();
+    while (!idle.empty() &&
+           now - workers[idle.front()].idle_since >= std::chrono::seconds(kSpawnWorkerIdleSeconds))
+      let_go(idle.front());
+    if (!idle.empty()) {
+      auto left =
+          workers[idle.front()].idle_since + std::chrono::seconds(kSpawnWorkerIdleSeconds) - now;
+      timeout =
+          static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count()) + 1;
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::temp_errno("poll");
@@ -174,18 +312,44 @@ Status serve(Job& job, int in_fd, int out_fd) {
           if (!*cmd) break;
           start(std::move(**cmd));
         }
+      } else if (i >= first_worker) {
+        // A worker's answer: the delivery's exit code.
+        pid_t pid = owners[i];
+        Worker& w = workers[pid];
+        std::vector<Fd> none;
+        auto answer = io::recv_with_fds(w.sock.get(), 32, &none);
+        if (!answer) {
+          if (errno == EAGAIN || errno == EINTR) continue;
+          w.sock.reset();  // it died: waitpid says how
+          continue;
+        }
+        auto code = str::parse_uint(*answer, 255);
+        auto it = children.find(pid);
+        if (!code || it == children.end()) {
+          let_go(pid);
+          continue;
+        }
+        it->second.exited = true;
+        it->second.wstat = static_cast<int>(*code) << 8;
+        if (++w.served >= kSpawnWorkerDeliveries) {
+          w.sock.reset();  // it leaves by itself
+        } else {
+          w.idle_since = Clock::now();
+          idle.push_back(pid);
+        }
       } else {
         auto it = children.find(owners[i]);
         if (it != children.end() && !drain(it->second)) it->second.out.reset();
       }
     }
-    // Reap. Only our delivery children exist in this process.
+    // Reap. Only our delivery children and workers exist in this process.
     for (;;) {
       int wstat;
       pid_t pid = ::waitpid(-1, &wstat, WNOHANG);
       if (pid <= 0) break;
+      if (workers.erase(pid)) std::erase(idle, pid);
       auto it = children.find(pid);
-      if (it == children.end()) continue;
+      if (it == children.end() || it->second.exited) continue;
       it->second.exited = true;
       it->second.wstat = wstat;
     }

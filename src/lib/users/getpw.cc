@@ -72,10 +72,17 @@ Result<Entry> getpw(std::string_view local, const GetpwConfig& config, const Fin
     for (std::size_t n = local.size(); n > 0; --n) {
       if (n != local.size() && local[n] != kBreak) continue;
       if (n > kMaxUserName) continue;
-      QMAIL_ASSIGN_OR_RETURN(auto found, find(str::lower(local.substr(0, n))));
+      std::string name = str::lower(local.substr(0, n));
+      std::optional<Entry> found;
+      if (name == config.alias.user) {
+        // This home's alias account: HOME/alias, whatever (and wherever)
+        // its passwd entry's home is; several homes share the account.
+        found = config.alias;
+      } else {
+        QMAIL_ASSIGN_OR_RETURN(found, find(name));
+      }
       if (!found) continue;
       Entry e = std::move(*found);
-      if (e.user == config.alias.user) e.homedir = config.alias.homedir;
       if (n == local.size()) {
         e.dash = "";
         e.ext = "";

@@ -62,6 +62,23 @@ TEST(Getpw, RootHomeTable) {
   }
 }
 
+// Another home set up later may have moved the alias account's passwd
+// home (or it is gone): this home's alias account still gets HOME/alias,
+// and alias-postmaster is still the account alias with extension
+// postmaster, not the catch-all.
+TEST(Getpw, AliasAccountWhateverItsPasswdHome) {
+  auto no_alias_home = [](const std::string& name) -> Result<std::optional<Entry>> {
+    if (name == "alias") return std::optional<Entry>();  // home missing: rule fails
+    return fake_find(name);
+  };
+  auto r = getpw("alias-postmaster", config(true), no_alias_home);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(*r, (Entry{"alias", 7790, 2108, "/home/q/alias", "-", "postmaster"}));
+  r = getpw("Alias", config(true), no_alias_home);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(*r, (Entry{"alias", 7790, 2108, "/home/q/alias", "", ""}));
+}
+
 TEST(Getpw, SingleUserHomeIgnoresAccounts) {
   for (const char* local : {"joe", "joe-x", "alias", "root", "Mixed"}) {
     auto r = getpw(local, config(false), fake_find);
