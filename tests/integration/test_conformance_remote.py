@@ -359,6 +359,17 @@ class QmtpdTest(unittest.TestCase):
         self.assertTrue(lines[2].startswith(b"  by 127.0.0.1 with QMTP; "), mess)
         self.assertTrue(mess.endswith(MSG))
 
+    @unittest.skip("deviation left to src/lib/smtp (smtp::received_line, shared with "
+                   "qmail-smtpd): qmail's received.c writes '(info@ip)', ours "
+                   "'(info@host [ip])'")
+    def test_received_line_as_qmail_writes_it(self):
+        self.serve("qmail-qmtpd", qmtp_package(MSG, b"", [b"a@example.test"]),
+                   TCPREMOTEHOST="client.test", TCPREMOTEINFO="joe", TCPLOCALHOST="mx.test")
+        [(_, mess)] = self.queued()
+        lines = mess.split(b"\n")
+        self.assertEqual(lines[1], b"Received: from client.test (joe@192.0.2.7)")
+        self.assertTrue(lines[2].startswith(b"  by mx.test with QMTP; "), mess)
+
     def test_crlf_encoding_accepted(self):
         # deviation: the <0d> encoding (CR LF line ends), which qmail's
         # qmail-qmtpd takes, was refused.
