@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,19 +204,71 @@ struct Settings {
   // control/tlsdestinations matched: verified TLS is required, against
   // this CA file ("" = the system's).
   std::optional<std::string> tls_required;
+  // STARTTLS may be tried (false: control/notlshosts/<name>, or
+  // tlshosts/exhaustivelist without tlshosts/<name>.pem).
+  bool tls_allowed = true;
+  // control/clientcert.pem exists: present it as our certificate.
+  bool client_cert = false;
+  // control/tlsclientciphers: OpenSSL's cipher list for TLS 1.2 ("" = ours).
+  std::string ciphers;
   ContextCache* contexts = nullptr;
   SSL_CTX* client_ctx() {
-    std::string key = tls_required.value_or("");
+    std::string ca = tls_required.value_or("");
+    std::string key = ca + (client_cert ? "\n+clientcert" : "") + "\n" + ciphers;
     auto it = contexts->find(key);
     if (it == contexts->end()) {
       std::optional<tls::ClientContext> made;
-      auto c = tls::ClientContext::create(key);
+      auto c = tls::ClientContext::create(ca);
+      // The TLS patch's clientcert.pem holds the certificate chain and its
+      // key. One that does not load leaves no context: opportunistic TLS
+      // is then skipped, required TLS fails temporarily.
+      if (c.is_ok() && client_cert) {
+        std::string pem = home::path("control/clientcert.pem");
+        if (::SSL_CTX_use_certificate_chain_file(c->get(), pem.c_str()) != 1 ||
+            ::SSL_CTX_use_PrivateKey_file(c->get(), pem.c_str(), SSL_FILETYPE_PEM) != 1)
+          c = Status::temp("clientcert.pem");
+      }
+      // The TLS patch's tlsclientciphers: TLS 1.2's suites (TLS 1.3 keeps
+      // its own); a list that names none leaves no context, so no TLS.
+      if (c.is_ok() && !ciphers.empty() &&
+          ::SSL_CTX_set_cipher_list(c->get(), ciphers.c_str()) != 1)
+        c = Status::temp("tlsclientciphers");
       if (c.is_ok()) made.emplace(std::move(*c));
       it = contexts->emplace(key, std::move(made)).first;
     }
     return it->second ? it->second->get() : nullptr;
   }
 };
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The qmail TLS patch's per-server files (notqmail's qmail-remote(8)),
+// named after the server connected to (its MX or relay name, lower case):
+// control/tlshosts/<name>.pem requires TLS whose certificate verifies
+// against the CAs in that file and names the server (it goes before
+// tlsdestinations); control/notlshosts/<name> turns TLS off for that
+// server unless that .pem exists; control/tlshosts/exhaustivelist turns it
+// off for every server without one.
+Settings for_target(const Settings& set, const Target& t) {
+  Settings out = set;
+  out.client_cert = file_exists(home::path("control/clientcert.pem"));
+  std::string name = str::lower(t.name);
+  // A name that could leave the directory is looked up nowhere.
+  bool usable = !name.empty() && name[0] != '.' && name.find('/') == std::string::npos;
+  std::string pem = home::path("control/tlshosts/" + name + ".pem");
+  if (usable && file_exists(pem)) {
+    out.tls_required = pem;
+    return out;
+  }
+  if (out.tls_required) return out;
+  if ((usable && file_exists(home::path("control/notlshosts/" + name))) ||
+      file_exists(home::path("control/tlshosts/exhaustivelist")))
+    out.tls_allowed = false;
+  return out;
+}
 
 // kReady: greeted, a transaction may start. kDone: the message record is
 // in the report. kRetryPlain: an opportunistic TLS handshake failed before
@@ -270,6 +323,23 @@ Outcome greet(Conn& c, const Target& target, Settings& set, bool allow_tls, Repo
   };
   after = After::kDrop;
 
+  // notqmail's qmail-remote(8): a route to port 465 starts TLS at once,
+  // before the greeting; there is no plain text to fall back to.
+  if (target.port == kSmtpsPort && !c.tls()) {
+    SSL_CTX* ctx = set.client_ctx();
+    Status s = ctx ? c.start_tls(ctx, target.name, to) : Status::temp("no TLS context");
+    if (!s.is_ok()) {
+      report.message('Z',
+                     "TLS handshake with " + host + " failed: " + s.message() + ". (#4.7.5)\n");
+      return Outcome::kDone;
+    }
+    if (set.tls_required && !c.tls_verified()) {
+      report.message('Z', "Connected to " + host + " but its TLS certificate does not verify for " +
+                              target.name + ". (#4.7.5)\n");
+      return Outcome::kDone;
+    }
+  }
+
   auto greeting = c.read_reply(to);
   if (!greeting.is_ok()) return fail(greeting.status());
   if (!greeting->is_ok())
@@ -280,7 +350,7 @@ Outcome greet(Conn& c, const Target& target, Settings& set, bool allow_tls, Repo
   if (!ehlo.is_ok()) return fail(ehlo.status());
   if (ehlo->is_ok()) {
     ext = parse_ehlo(*ehlo);
-    if (allow_tls && ext.starttls) {
+    if (allow_tls && ext.starttls && !c.tls()) {
       if (auto s = c.write("STARTTLS\r\n", to); !s.is_ok()) return fail(s);
       auto st = c.read_reply(to);
       if (!st.is_ok()) return fail(st.status());
@@ -565,6 +635,9 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   auto tlsdest = control::read_lines("tlsdestinations");
   if (!tlsdest.is_ok()) return zctl();
   set.tls_required = tls_destination(*tlsdest, host);
+  auto ciphers = control::read_line("tlsclientciphers");
+  if (!ciphers.is_ok()) return zctl();
+  set.ciphers = ciphers->value_or("");
   auto me = control::me();
   if (!me.is_ok()) return zctl();
   std::string me_name = str::lower(me->value_or(""));
@@ -692,14 +765,15 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   const std::string domain = str::lower(host);
   // What to do with a connection whose dialogue is over. `uses` counts the
   // messages it has carried.
-  auto finish = [&](Conn&& c, const Target& t, const Extensions& ext, After after, unsigned uses) {
+  auto finish = [&](Conn&& c, const Target& t, const Settings& tset, const Extensions& ext,
+                    After after, unsigned uses) {
     if (after == After::kDrop) return;
     if (pool && after == After::kKeepRset && uses < kSessionMaxMessages) {
       // Close the open transaction now, not at the next message: the
       // server forgets it at once (RFC 5321 4.1.1.5).
       after = After::kQuit;
-      if (c.write("RSET\r\n", set.timeoutremote).is_ok()) {
-        auto r = c.read_reply(set.timeoutremote);
+      if (c.write("RSET\r\n", tset.timeoutremote).is_ok()) {
+        auto r = c.read_reply(tset.timeoutremote);
         if (!r.is_ok()) return;
         if (r->is_ok()) after = After::kKeep;
       }
@@ -711,20 +785,21 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
         (void)pool->kept->conn.write("QUIT\r\n", kSessionQuitSeconds);
         pool->kept.reset();
       }
-      pool->kept.emplace(Sessions::Kept{std::move(c), t, ext, set.helohost, set.tls_required,
+      pool->kept.emplace(Sessions::Kept{std::move(c), t, ext, tset.helohost, tset.tls_required,
                                         domain, after == After::kKeepRset, uses,
                                         std::chrono::steady_clock::now()});
       return;
     }
     // qmail-remote(8)'s habit: do not wait for QUIT's reply.
-    (void)c.write("QUIT\r\n", pool ? kSessionQuitSeconds : set.timeoutremote);
+    (void)c.write("QUIT\r\n", pool ? kSessionQuitSeconds : tset.timeoutremote);
   };
 
   // A kept session to one of the targets goes first within its preference
   // group (equal preferences are in random order anyway).
   if (pool && pool->kept) {
-    auto it = std::find_if(targets.begin(), targets.end(),
-                           [&](const Target& t) { return pool->kept->matches(t, set); });
+    auto it = std::find_if(targets.begin(), targets.end(), [&](const Target& t) {
+      return pool->kept->matches(t, for_target(set, t));
+    });
     if (it != targets.end()) {
       auto first =
           std::find_if(targets.begin(), it, [&](const Target& t) { return t.pref == it->pref; });
@@ -733,17 +808,18 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
   }
 
   for (const auto& t : targets) {
-    if (pool && pool->kept && pool->kept->matches(t, set)) {
+    Settings tset = for_target(set, t);
+    if (pool && pool->kept && pool->kept->matches(t, tset)) {
       Sessions::Kept k = std::move(*pool->kept);
       pool->kept.reset();
       if (k.conn.idle_ok()) {
         // Records of this attempt count only if it was not stale.
         Report attempt;
         After after = After::kDrop;
-        if (transact(k.conn, k.ext, t, set, sender, rcpts, msg, attempt, true, k.need_rset,
+        if (transact(k.conn, k.ext, t, tset, sender, rcpts, msg, attempt, true, k.need_rset,
                      after) == Outcome::kDone) {
           report.append(attempt);
-          finish(std::move(k.conn), t, k.ext, after, k.uses + 1);
+          finish(std::move(k.conn), t, tset, k.ext, after, k.uses + 1);
           return;
         }
       }
@@ -758,17 +834,17 @@ void deliver(std::string_view host, std::string_view sender, std::span<char* con
     if (!conn.is_ok()) continue;
     Extensions ext;
     After after = After::kDrop;
-    Outcome o = greet(*conn, t, set, true, report, ext, after);
+    Outcome o = greet(*conn, t, tset, tset.tls_allowed, report, ext, after);
     if (o == Outcome::kReady)
-      o = transact(*conn, ext, t, set, sender, rcpts, msg, report, false, false, after);
-    if (o == Outcome::kDone) return finish(std::move(*conn), t, ext, after, 1);
+      o = transact(*conn, ext, t, tset, sender, rcpts, msg, report, false, false, after);
+    if (o == Outcome::kDone) return finish(std::move(*conn), t, tset, ext, after, 1);
     // Opportunistic TLS failed: the same server again, in plain text.
     auto plain = Conn::open(t.ip, t.port, set.timeoutconnect);
     if (!plain.is_ok()) continue;
-    o = greet(*plain, t, set, false, report, ext, after);
+    o = greet(*plain, t, tset, false, report, ext, after);
     if (o == Outcome::kReady)
-      o = transact(*plain, ext, t, set, sender, rcpts, msg, report, false, false, after);
-    if (o == Outcome::kDone) finish(std::move(*plain), t, ext, after, 1);
+      o = transact(*plain, ext, t, tset, sender, rcpts, msg, report, false, false, after);
+    if (o == Outcome::kDone) finish(std::move(*plain), t, tset, ext, after, 1);
     return;
   }
   report.message('Z', "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");

@@ -15,6 +15,9 @@
 namespace qmail::remote {
 
 inline constexpr std::uint16_t kSmtpPort = 25;
+// A route to this port speaks SMTP inside TLS from the start (RFC 8314
+// implicit TLS, the TLS patch's "smtps"), not STARTTLS.
+inline constexpr std::uint16_t kSmtpsPort = 465;
 
 struct Route {
   std::string relay;  // host name, "[1.2.3.4]", "[2001:db8::1]"; "" = use MX
