@@ -160,25 +160,34 @@ class DeliveryTest(HomeTestCase):
         return {int(n.split(".", 1)[1]) for n in os.listdir(lock) if n.startswith("free.")}
 
     def test_finished_inodes_are_reused(self):
-        """qmail-clean keeps a finished message's inodes (queue/lock/free.*,
-        the mess file emptied) and the next qmail-queue takes one instead of creating a
-        file: the next message id is one of them."""
+        """qmail-clean keeps a finished message's inodes (queue/lock/free.*;
+        a mess file up to 64 KB keeps its bytes) and the next qmail-queue
+        takes one instead of creating a file: the next message id is one of
+        them, and its message and envelope carry nothing of the old bytes
+        written over (both old files are longer than the new ones)."""
         h = self.home
         alice = h.add_user("alice")
         h.start()
-        h.inject(b"To: alice@example.test\n\nfirst\n")
+        first_body = b"first\n" + b"x" * 5000 + b"\n"
+        h.inject(b"To: alice@example.test\n\n" + first_body, args=["alice@example.test"] * 40)
         self.wait_log(r"^end msg \d+$")
         wait_for(lambda: len(self.free_inodes()) >= 2, 30, "two pool files")
         pool = self.free_inodes()
         first = int(re.search(r"(?m)^new msg (\d+)$", h.log()).group(1))
-        self.assertIn(first, pool)  # the mess inode, emptied
-        self.assertEqual(os.path.getsize(h.path("queue", "lock", "free.%d" % first)), 0)
-        h.inject(b"To: alice@example.test\n\nsecond\n")
+        self.assertIn(first, pool)  # the mess inode, bytes kept
+        self.assertGreater(os.path.getsize(h.path("queue", "lock", "free.%d" % first)), 5000)
+        h.inject(b"To: alice@example.test\n\nsecond\n", args=["alice@example.test"])
         self.wait_log(r"^end msg \d+$", count=2)
         ids = [int(x) for x in re.findall(r"(?m)^new msg (\d+)$", h.log())]
         self.assertIn(ids[1], pool)
-        bodies = sorted(m.partition(b"\n\n")[2] for m in h.read_maildir(alice))
-        self.assertEqual(bodies, [b"first\n", b"second\n"])
+        bodies = [m.partition(b"\n\n")[2] for m in h.read_maildir(alice)]
+        self.assertEqual(bodies.count(first_body), 40)
+        self.assertEqual(bodies.count(b"second\n"), 1)
+        self.assertEqual(len(bodies), 41)
+        # The second message's own deliveries (its id may be the first's).
+        after = h.log()[[m.start() for m in re.finditer(r"(?m)^new msg ", h.log())][1]:]
+        self.assertEqual(len(re.findall(r"(?m)^starting delivery \d+: msg %d " % ids[1], after)),
+                         1, after[-2000:])
         wait_for(lambda: not h.queue_files("mess") and not h.queue_files("todo"), 30,
                  "the queue to empty")
 

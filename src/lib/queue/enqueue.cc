@@ -133,6 +133,8 @@ struct Enqueuer::Files {
   FreePool pool;
   Fd mess;
   std::uint64_t id = 0;
+  off_t mess_old = 0;  // a pool file's old size: what the message must cut
+  off_t mess_len = 0;  // bytes written
   explicit Files(const Layout& q) : pool(q) {}
 };
 
@@ -173,6 +175,7 @@ int Enqueuer::begin(std::string_view received) {
   struct stat st;
   if (::fstat(mess.get(), &st) != 0) return qq_exit::kPidDir;
   files_->id = st.st_ino;
+  files_->mess_old = st.st_size;
 
   // Crash from here until the commit: a mess file without todo/<id> (and
   // maybe an intd file with one link). Nobody has been told anything yet;
@@ -188,10 +191,13 @@ int Enqueuer::begin(std::string_view received) {
 
   // The message: our Received line, then the caller's bytes verbatim
   // (8-bit clean).
-  return write_all(mess.get(), received);
+  return write(received);
 }
 
-int Enqueuer::write(std::string_view bytes) { return write_all(files_->mess.get(), bytes); }
+int Enqueuer::write(std::string_view bytes) {
+  files_->mess_len += static_cast<off_t>(bytes.size());
+  return write_all(files_->mess.get(), bytes);
+}
 
 int Enqueuer::commit(const std::function<int(int intd_fd)>& copy_envelope) {
   const std::uint64_t id = files_->id;
@@ -218,8 +224,18 @@ int Enqueuer::commit(const std::function<int(int intd_fd)>& copy_envelope) {
   head += 'p';
   head += std::to_string(pid_);
   head += '\0';
+  struct stat st;
+  if (::fstat(intd.get(), &st) != 0) return queue_exit::kWriteError;
   if (int rc = write_all(intd.get(), head)) return rc;
   if (int rc = copy_envelope(intd.get())) return rc;
+  // A pool file's old bytes past ours go (recycle.h).
+  if (st.st_size > 0) {
+    off_t len = ::lseek(intd.get(), 0, SEEK_CUR);
+    if (len < 0 || (len < st.st_size && ::ftruncate(intd.get(), len) != 0))
+      return queue_exit::kWriteError;
+  }
+  if (files_->mess_old > files_->mess_len && ::ftruncate(mess.get(), files_->mess_len) != 0)
+    return queue_exit::kWriteError;
 
   // Before todo/<id> may name them: the message bytes, the mess/<s>/<id>
   // name and the envelope bytes (todo/<id> will be a second name of the

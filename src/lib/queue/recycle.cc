@@ -53,7 +53,7 @@ FreePool::Take FreePool::take(const std::string& to, Fd& out) {
       if (errno == ENOENT) continue;  // taken by another qmail-queue
       return Take::kNone;             // EINVAL (no RENAME_NOREPLACE), ...
     }
-    int fd = ::open(to.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    int fd = ::open(to.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
       ::unlink(to.c_str());
       return Take::kNone;
@@ -85,7 +85,7 @@ Status recycle_or_unlink(const Layout& q, const std::string& path, bool empty_fi
       // Emptied while still under its old name, and only then put where
       // a qmail-queue may take it: emptying it after the rename could
       // truncate a new message that a qmail-queue has just written there.
-      bool emptied = !empty_first || ::ftruncate(fd.get(), 0) == 0;
+      bool emptied = !empty_first || st.st_size <= kMaxKeptBytes || ::ftruncate(fd.get(), 0) == 0;
       (void)::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
       std::string to = q.dir("lock") + "/" + kFreePrefix + std::to_string(st.st_ino);
       if (emptied &&

@@ -23,16 +23,22 @@ class Recycle : public TempQueue {
   std::string free_path(ino_t i) { return q_->dir("lock") + "/free." + std::to_string(i); }
 };
 
-TEST_F(Recycle, AnUnusedFileGoesToThePoolEmpty) {
+TEST_F(Recycle, AnUnusedFileGoesToThePoolEmptiedOnlyWhenLarge) {
   std::string p = q_->mess(100);
   spit(p, "message");
   ino_t i = ino(p);
   std::size_t n = 0;
   ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
   EXPECT_FALSE(fsys::exists(p));
-  EXPECT_EQ(slurp(free_path(i)), "");
+  EXPECT_EQ(slurp(free_path(i)), "message");  // small: written over later
   EXPECT_EQ(n, 1u);
   EXPECT_EQ(count_free(*q_), 1u);
+  std::string big = q_->mess(101);
+  spit(big, std::string(static_cast<std::size_t>(kMaxKeptBytes) + 1, 'x'));
+  ino_t j = ino(big);
+  ASSERT_TRUE(recycle_or_unlink(*q_, big, true, &n).is_ok());
+  EXPECT_EQ(slurp(free_path(j)), "");
+  EXPECT_EQ(n, 2u);
 }
 
 TEST_F(Recycle, ASecondLinkOrAnOpenerMeansUnlink) {
@@ -70,21 +76,23 @@ TEST_F(Recycle, AFullPoolMeansUnlink) {
   EXPECT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
 }
 
-TEST_F(Recycle, TakeMovesAFreeFileTruncated) {
+TEST_F(Recycle, TakeMovesAFreeFileForWritingOver) {
   std::string p = q_->mess(100);
   spit(p, "message");
   ino_t i = ino(p);
   std::size_t n = 0;
   ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
-  spit(free_path(i), "left over");  // emptied again on take
+  spit(free_path(i), "left over");
 
   std::string to = q_->pid_file(4242);
   FreePool pool(*q_);
   Fd fd;
   ASSERT_EQ(pool.take(to, fd), FreePool::Take::kTaken);
   EXPECT_EQ(ino(to), i);
-  EXPECT_EQ(slurp(to), "");
+  EXPECT_EQ(slurp(to), "left over");  // the caller writes over and cuts
   EXPECT_EQ(::write(fd.get(), "new", 3), 3);
+  EXPECT_EQ(slurp(to), "newt over");
+  EXPECT_EQ(::ftruncate(fd.get(), 3), 0);
   EXPECT_EQ(slurp(to), "new");
   EXPECT_EQ(count_free(*q_), 0u);
   // Nothing left.
