@@ -155,6 +155,16 @@ int Enqueuer::begin(std::string_view received) {
     if (!d.is_ok()) return queue_exit::kQueueFiles;
   }
 
+  // A recycled inode straight to its message name when there is one
+  // (queue/recycle.h): its inode number is free, so it is an id no other
+  // message has.
+  Fd& mess = files_->mess;
+  if (files_->pool.take_as_message(q_, &files_->id, &files_->mess_old, mess) ==
+      FreePool::Take::kTaken) {
+    remember(g_mess, q_.mess(files_->id));
+    return write(received);
+  }
+
   // The pid-file trick: a fresh file's inode number is a message id no
   // other message in the queue has (mess is on the same filesystem as pid,
   // qmail-queue(8) FILESYSTEM RESTRICTIONS). Crash from here until the
@@ -163,14 +173,9 @@ int Enqueuer::begin(std::string_view received) {
   std::string pid_path = q_.pid_file(static_cast<long>(pid_));
   ::unlink(pid_path.c_str());  // left by a dead process that had our pid
   remember(g_pid, pid_path);
-  // A recycled inode if there is one (queue/recycle.h): creating a file
-  // is expensive on a filesystem without a journal.
-  Fd& mess = files_->mess;
-  if (files_->pool.take(pid_path, mess) != FreePool::Take::kTaken) {
-    if (int rc = open_excl(pid_path, qq_exit::kPidDir, mess)) {
-      forget(g_pid);
-      return rc;
-    }
+  if (int rc = open_excl(pid_path, qq_exit::kPidDir, mess)) {
+    forget(g_pid);
+    return rc;
   }
   struct stat st;
   if (::fstat(mess.get(), &st) != 0) return qq_exit::kPidDir;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/strings.h"
 #include "fs/fs.h"
 
 namespace qmail::queue {
@@ -22,30 +23,32 @@ bool is_free_name(const char* name) {
 
 }  // namespace
 
-FreePool::Take FreePool::take(const std::string& to, Fd& out) {
-  if (!listed_) {
-    listed_ = true;
-    // A few names are enough for one run (a pid file and an envelope);
-    // more only help when other qmail-queues take the first ones. One
-    // small getdents64 call: readdir()'s 32 KB buffer made ext4 list (and
-    // hash and sort) the whole pool, up to a thousand names, every time.
-    Fd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!d.valid()) return Take::kNone;
-    alignas(8) char buf[1024];
-    ssize_t n = ::getdents64(d.get(), buf, sizeof buf);
-    for (ssize_t off = 0; off < n;) {
-      auto* e = reinterpret_cast<struct dirent64*>(buf + off);
-      if (is_free_name(e->d_name)) names_.emplace_back(e->d_name);
-      off += e->d_reclen;
-    }
-    // Concurrent qmail-queues list the same names in the same order: each
-    // starts at its own place (by pid), so fewer renames race and fail.
-    if (!names_.empty())
-      std::rotate(names_.begin(),
-                  names_.begin() + static_cast<std::ptrdiff_t>(
-                                       static_cast<std::size_t>(::getpid()) % names_.size()),
-                  names_.end());
+void FreePool::list() {
+  listed_ = true;
+  // A few names are enough for one run (a pid file and an envelope);
+  // more only help when other qmail-queues take the first ones. One
+  // small getdents64 call: readdir()'s 32 KB buffer made ext4 list (and
+  // hash and sort) the whole pool, up to a thousand names, every time.
+  Fd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d.valid()) return;
+  alignas(8) char buf[1024];
+  ssize_t n = ::getdents64(d.get(), buf, sizeof buf);
+  for (ssize_t off = 0; off < n;) {
+    auto* e = reinterpret_cast<struct dirent64*>(buf + off);
+    if (is_free_name(e->d_name)) names_.emplace_back(e->d_name);
+    off += e->d_reclen;
   }
+  // Concurrent qmail-queues list the same names in the same order: each
+  // starts at its own place (by pid), so fewer renames race and fail.
+  if (!names_.empty())
+    std::rotate(names_.begin(),
+                names_.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(::getpid()) %
+                                                             names_.size()),
+                names_.end());
+}
+
+FreePool::Take FreePool::take(const std::string& to, Fd& out) {
+  if (!listed_) list();
   while (next_ < names_.size()) {
     std::string from = dir_ + "/" + names_[next_++];
     if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
@@ -59,6 +62,35 @@ FreePool::Take FreePool::take(const std::string& to, Fd& out) {
       return Take::kNone;
     }
     out.reset(fd);
+    return Take::kTaken;
+  }
+  return Take::kNone;
+}
+
+FreePool::Take FreePool::take_as_message(const Layout& q, std::uint64_t* id, off_t* size, Fd& out) {
+  if (!listed_) list();
+  const std::size_t prefix = std::strlen(kFreePrefix);
+  while (next_ < names_.size()) {
+    const std::string& name = names_[next_++];
+    auto ino = str::parse_uint(std::string_view(name).substr(prefix));
+    if (!ino) continue;
+    std::string from = dir_ + "/" + name, to = q.mess(*ino);
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == ENOENT) continue;  // taken by another qmail-queue
+      return Take::kNone;             // EEXIST (cannot be: the inode is free), EINVAL, ...
+    }
+    int fd = ::open(to.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != *ino) {
+      // Not what its name said (nothing of ours names pool files so):
+      // away with it, and the caller makes a file as before.
+      if (fd >= 0) ::close(fd);
+      ::unlink(to.c_str());
+      return Take::kNone;
+    }
+    out.reset(fd);
+    *id = *ino;
+    *size = st.st_size;
     return Take::kTaken;
   }
   return Take::kNone;

@@ -69,8 +69,15 @@ class FreePool {
   // to what it wrote. kNone: no free file (or trouble): create one instead. kExists:
   // `to` exists already.
   Take take(const std::string& to, Fd& out);
+  // A free file straight to its message name: its name says its inode
+  // number, which is the id, so the pid-file step is not needed (one
+  // rename instead of a rename, a link and an unlink). On kTaken, `*id`
+  // is the id, `*size` the file's old size and `out` the file, open for
+  // writing (not truncated); otherwise nothing was taken.
+  Take take_as_message(const Layout& q, std::uint64_t* id, off_t* size, Fd& out);
 
  private:
+  void list();
   std::string dir_;
   bool listed_ = false;
   std::vector<std::string> names_;

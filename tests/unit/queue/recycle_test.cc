@@ -101,6 +101,42 @@ TEST_F(Recycle, TakeMovesAFreeFileForWritingOver) {
   EXPECT_FALSE(fsys::exists(q_->pid_file(4243)));
 }
 
+TEST_F(Recycle, TakeAsMessageNamesTheFileByItsInode) {
+  std::string p = q_->mess(100);
+  spit(p, "old message");
+  ino_t i = ino(p);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
+  FreePool pool(*q_);
+  std::uint64_t id = 0;
+  off_t size = -1;
+  Fd fd;
+  ASSERT_EQ(pool.take_as_message(*q_, &id, &size, fd), FreePool::Take::kTaken);
+  EXPECT_EQ(id, static_cast<std::uint64_t>(i));
+  EXPECT_EQ(size, 11);
+  EXPECT_EQ(ino(q_->mess(id)), i);
+  EXPECT_EQ(::write(fd.get(), "new", 3), 3);
+  EXPECT_EQ(slurp(q_->mess(id)), "new message");  // the caller cuts it
+  EXPECT_EQ(count_free(*q_), 0u);
+  Fd none;
+  EXPECT_EQ(pool.take_as_message(*q_, &id, &size, none), FreePool::Take::kNone);
+}
+
+TEST_F(Recycle, TakeAsMessageDropsAFileNotWhatItsNameSays) {
+  // A pool name whose number is not its inode's (nothing of ours makes
+  // one): not used as that id.
+  std::string bogus = q_->dir("lock") + "/free.7";
+  spit(bogus, "x");
+  ASSERT_NE(ino(bogus), 7u);
+  FreePool pool(*q_);
+  std::uint64_t id = 0;
+  off_t size = 0;
+  Fd fd;
+  EXPECT_EQ(pool.take_as_message(*q_, &id, &size, fd), FreePool::Take::kNone);
+  EXPECT_FALSE(fsys::exists(q_->mess(7)));
+  EXPECT_FALSE(fd.valid());
+}
+
 TEST_F(Recycle, TakeNeverReplacesAnExistingName) {
   std::string p = q_->mess(100);
   spit(p, "message");
