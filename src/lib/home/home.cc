@@ -146,16 +146,21 @@ Result<std::string> read_line_or(std::string_view name, std::string_view def) {
   return *v;
 }
 
-Result<std::vector<std::string>> read_lines(std::string_view name) {
+Result<std::optional<std::vector<std::string>>> read_lines_if_any(std::string_view name) {
   QMAIL_ASSIGN_OR_RETURN(auto raw, read_raw(name));
+  if (!raw) return std::optional<std::vector<std::string>>();
   std::vector<std::string> out;
-  if (!raw) return out;
   for (auto line : str::split(*raw, '\n')) {
     std::string l = strip_trailing(line);
     if (l.empty() || l[0] == '#') continue;
     out.push_back(std::move(l));
   }
-  return out;
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<std::vector<std::string>> read_lines(std::string_view name) {
+  QMAIL_ASSIGN_OR_RETURN(auto lines, read_lines_if_any(name));
+  return lines ? std::move(*lines) : std::vector<std::string>();
 }
 
 Result<std::uint64_t> read_uint(std::string_view name, std::uint64_t def) {

@@ -46,6 +46,9 @@ Result<std::string> read_line_or(std::string_view name, std::string_view def);
 // All lines, trailing whitespace stripped, empty lines and lines starting
 // with '#' skipped; an empty vector if missing.
 Result<std::vector<std::string>> read_lines(std::string_view name);
+// The same, but nullopt if the file does not exist (one read, where
+// "missing" and "empty" mean different things).
+Result<std::optional<std::vector<std::string>>> read_lines_if_any(std::string_view name);
 // A number; `def` if missing. Errors: perm-ish temp "bad number" (a broken
 // control file is an admin error: retrying after the fix helps, so temp).
 Result<std::uint64_t> read_uint(std::string_view name, std::uint64_t def);

@@ -110,9 +110,29 @@ Result<Submission> Submission::start() {
     // as its caller anyway): its code runs in the child without exec. A
     // setuid qmail-queue (a root home) is always exec'd: the uid change is
     // the point.
+    // The mark is looked for again only when the file changed (a reused
+    // qmail-smtpd queues many messages).
+    struct Seen {
+      dev_t dev = 0;
+      ino_t ino = 0;
+      off_t size = -1;
+      struct timespec mtime {
+      }, ctime{};
+      bool mark = false;
+    };
+    static Seen seen;
     struct stat st;
-    builtin = ::stat(prog.c_str(), &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)) &&
-              spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE);
+    if (::stat(prog.c_str(), &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID))) {
+      bool same =
+          st.st_dev == seen.dev && st.st_ino == seen.ino && st.st_size == seen.size &&
+          st.st_mtim.tv_sec == seen.mtime.tv_sec && st.st_mtim.tv_nsec == seen.mtime.tv_nsec &&
+          st.st_ctim.tv_sec == seen.ctime.tv_sec && st.st_ctim.tv_nsec == seen.ctime.tv_nsec;
+      if (!same) {
+        seen = {st.st_dev,  st.st_ino,  st.st_size,
+                st.st_mtim, st.st_ctim, spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE)};
+      }
+      builtin = seen.mark;
+    }
   }
   if (builtin && !g_in_process) {
     // No process at all (inject.h): what the child would do, done here.

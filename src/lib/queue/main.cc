@@ -17,7 +17,9 @@ int queue_prepare(uid_t uid, pid_t pid, std::string* received) {
   // home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
   // environment is consulted.
   if (!fs::open_dir(home::dir()).is_ok()) return queue_exit::kQueueDir;
-  auto ids = home::load_ids();
+  // Read once per process (qmail compiled them in): a reused qmail-smtpd
+  // queues many messages.
+  static const Result<home::Ids> ids = home::load_ids();
   *received = received_line(pid, uid, ids.is_ok() ? &*ids : nullptr, std::time(nullptr));
   return 0;
 }

@@ -30,10 +30,9 @@ RcptHosts RcptHosts::from_lines(const std::vector<std::string>& lines) {
 Result<RcptHosts> RcptHosts::load() {
   // qmail-smtpd(8): "If rcpthosts is supplied, qmail-smtpd will reject any
   // envelope recipient address with a domain not listed".
-  QMAIL_ASSIGN_OR_RETURN(auto first, control::read_line("rcpthosts"));
-  if (!first) return RcptHosts();
-  QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("rcpthosts"));
-  RcptHosts r = from_lines(lines);
+  QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines_if_any("rcpthosts"));
+  if (!lines) return RcptHosts();
+  RcptHosts r = from_lines(*lines);
   QMAIL_ASSIGN_OR_RETURN(r.cdb_, cdb::Reader::open(home::path("control/morercpthosts.cdb")));
   return r;
 }

@@ -461,8 +461,9 @@ Result<Config> load_config() {
   else
     return Status::temp("control/me and control/smtpgreeting are missing (#4.3.0)");
   c.me = me && !me->empty() ? *me : c.greeting.substr(0, c.greeting.find(' '));
-  QMAIL_ASSIGN_OR_RETURN(c.localiphost, control::read_line_or_me("localiphost", c.me));
-  QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or_me("envnoathost", c.me));
+  // Both default to me (already read: c.me is it, or the greeting's host).
+  QMAIL_ASSIGN_OR_RETURN(c.localiphost, control::read_line_or("localiphost", c.me));
+  QMAIL_ASSIGN_OR_RETURN(c.envnoathost, control::read_line_or("envnoathost", c.me));
   QMAIL_ASSIGN_OR_RETURN(c.databytes, load_databytes());
   QMAIL_ASSIGN_OR_RETURN(c.maxrcpt, control::read_uint("maxrcpt", kDefaultMaxRcpt));
   if (c.maxrcpt == 0) c.maxrcpt = kDefaultMaxRcpt;

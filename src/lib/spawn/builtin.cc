@@ -105,9 +105,11 @@ std::string find_program(const std::string& name) {
   }
 }
 
-// The classic signals; nothing here touches the real-time ones, and each
-// sigaction is a system call (two per signal per use of a worker).
-constexpr int kLastSignal = 32;  // 1..31: below SIGRTMIN
+// The signals whose actions any of our programs' code sets (workers run
+// only our own code); each sigaction is a system call, per use of a
+// worker.
+constexpr int kWorkerSignals[] = {SIGHUP,  SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM,
+                                  SIGCHLD, SIGIO,  SIGUSR1, SIGUSR2, SIGXFSZ, SIGURG};
 
 WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
   for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
@@ -116,7 +118,7 @@ WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
   umask_ = ::umask(022);
   ::umask(umask_);
   ::sigprocmask(SIG_SETMASK, nullptr, &mask_);
-  for (int sig = 1; sig < kLastSignal; ++sig) ::sigaction(sig, nullptr, &actions_[sig]);
+  for (int sig : kWorkerSignals) ::sigaction(sig, nullptr, &actions_[sig]);
 }
 
 bool WorkerState::restore() {
@@ -128,9 +130,7 @@ bool WorkerState::restore() {
   ::clearenv();
   for (std::string& e : env_) ::putenv(e.data());
   ::umask(umask_);
-  for (int sig = 1; sig < kLastSignal; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &actions_[sig], nullptr);
-  }
+  for (int sig : kWorkerSignals) ::sigaction(sig, &actions_[sig], nullptr);
   ::sigprocmask(SIG_SETMASK, &mask_, nullptr);
   return ::chdir(cwd_.c_str()) == 0;
 }

@@ -44,7 +44,8 @@ void reset_signals_as_exec();
 // qmail-lspawn's qmail-local ones) puts back between two uses, as it was
 // when the snapshot was taken: descriptors 0 and 1 on /dev/null, every
 // descriptor from 3 on but `keep` closed, the environment, the working
-// directory, the umask, the classic signals' actions and the signal mask;
+// directory, the umask, the actions of the signals our programs handle
+// (HUP INT QUIT PIPE ALRM TERM CHLD IO USR1 USR2 XFSZ URG) and the mask;
 // no alarm pending. A delivery or session can change any of those.
 class WorkerState {
  public:
