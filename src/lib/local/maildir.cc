@@ -72,20 +72,77 @@ std::string unique_name(std::time_t sec, long usec, pid_t pid, unsigned n,
          std::string(safe_host_name);
 }
 
-Result<std::string> deliver(const std::string& dir, std::string_view prefix, int msgfd) {
+namespace {
+
+// Writes `prefix` and the message to `fd` and fsyncs it.
+Status write_message(int fd, std::string_view prefix, int msgfd) {
+  io::Writer w(fd);
+  Status s = w.put(prefix);
+  if (s.is_ok()) s = local::for_each_chunk(msgfd, [&](std::string_view c) { return w.put(c); });
+  if (s.is_ok()) s = w.flush();
+  if (!s.is_ok()) {
+    if (s.err() != 0) return write_error("write", s.err());
+    return s;  // reading the message failed
+  }
+  // maildir(5) "NFS-writing": check every write, fsync, and close.
+  if (::fsync(fd) != 0) return write_error("fsync", errno);
+  return Status::ok();
+}
+
+// The link is the delivery; it counts only once new/ is on disk.
+Status sync_new(int newfd) {
+  if (!fs::dirsync_disabled() && ::fsync(newfd) != 0 && errno != EINVAL && errno != EROFS)
+    return write_error("fsync new", errno);
+  return Status::ok();
+}
+
+std::string unique_now(const std::string& host) {
+  struct timeval tv;
+  ::gettimeofday(&tv, nullptr);
+  return unique_name(tv.tv_sec, tv.tv_usec, ::getpid(), next_q(), host);
+}
+
+}  // namespace
+
+Result<std::string> deliver(const std::string& dir, std::string_view prefix, int msgfd,
+                            bool unnamed) {
+  Fd newfd(::open((dir + "new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!newfd.valid()) {
+    return local::temp_sys("Unable to open maildir " + dir + "new", errno, "4.2.1");
+  }
+  // Once per process (a reused qmail-local delivers many messages).
+  static const std::string host = host_name();
+
+  // An unnamed file in tmp/ (O_TMPFILE), linked into new/ when complete:
+  // the same all-or-nothing appearance in new/ as tmp/<name> then link,
+  // without making and removing a name in tmp/ (two directory updates per
+  // message). A crash before the link leaves no file at all. Where the
+  // filesystem or /proc cannot do it, the classic way below.
+  if (unnamed) {
+    Fd fd(::open((dir + "tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    if (fd.valid()) {
+      QMAIL_RETURN_IF_ERROR(write_message(fd.get(), prefix, msgfd));
+      const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+      for (int attempt = 0; attempt < kMaxNameTries; ++attempt) {
+        const std::string name = unique_now(host);
+        if (::linkat(AT_FDCWD, self.c_str(), newfd.get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+          if (errno == EEXIST) continue;
+          if (errno == ENOENT || errno == EPERM || errno == EOPNOTSUPP) break;  // no /proc
+          return write_error("link", errno);
+        }
+        if (::close(fd.release()) != 0) return write_error("close", errno);
+        QMAIL_RETURN_IF_ERROR(sync_new(newfd.get()));
+        return "new/" + name;
+      }
+    }
+  }
+
   Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd.valid()) {
     return local::temp_sys("Unable to open maildir " + dir, errno, "4.2.1");
   }
-  Fd newfd(::openat(dirfd.get(), "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!newfd.valid()) {
-    return local::temp_sys("Unable to open maildir " + dir + "new", errno, "4.2.1");
-  }
-  const std::string host = host_name();
   for (int attempt = 0; attempt < kMaxNameTries; ++attempt) {
-    struct timeval tv;
-    ::gettimeofday(&tv, nullptr);
-    const std::string name = unique_name(tv.tv_sec, tv.tv_usec, ::getpid(), next_q(), host);
+    const std::string name = unique_now(host);
     const std::string tmpname = "tmp/" + name;
     Fd fd(::openat(dirfd.get(), tmpname.c_str(),
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -97,26 +154,14 @@ Result<std::string> deliver(const std::string& dir, std::string_view prefix, int
     // Until the link below, a crash leaves only a file in tmp/, which
     // readers delete after 36 hours: the message was never delivered.
     ScopeGuard drop_tmp([&] { ::unlinkat(dirfd.get(), tmpname.c_str(), 0); });
-    io::Writer w(fd.get());
-    Status s = w.put(prefix);
-    if (s.is_ok()) s = local::for_each_chunk(msgfd, [&](std::string_view c) { return w.put(c); });
-    if (s.is_ok()) s = w.flush();
-    if (!s.is_ok()) {
-      if (s.err() != 0) return write_error("write", s.err());
-      return s;  // reading the message failed
-    }
-    // maildir(5) "NFS-writing": check every write, fsync, and close.
-    if (::fsync(fd.get()) != 0) return write_error("fsync", errno);
+    QMAIL_RETURN_IF_ERROR(write_message(fd.get(), prefix, msgfd));
     if (::close(fd.release()) != 0) return write_error("close", errno);
     const std::string newname = "new/" + name;
     if (::linkat(dirfd.get(), tmpname.c_str(), dirfd.get(), newname.c_str(), 0) != 0) {
       if (errno == EEXIST) continue;
       return write_error("link", errno);
     }
-    // The link is the delivery; it counts only once new/ is on disk.
-    if (!fs::dirsync_disabled() && ::fsync(newfd.get()) != 0 && errno != EINVAL && errno != EROFS) {
-      return write_error("fsync new", errno);
-    }
+    QMAIL_RETURN_IF_ERROR(sync_new(newfd.get()));
     drop_tmp.cancel();
     ::unlinkat(dirfd.get(), tmpname.c_str(), 0);
     return newname;

@@ -31,10 +31,14 @@ std::string unique_name(std::time_t sec, long usec, pid_t pid, unsigned n,
 // Delivers into the maildir `dir`: writes `prefix` (for qmail-local the
 // Return-Path and Delivered-To lines) and then the message read with pread
 // from `msgfd` (whole file from offset 0) to tmp/<unique>, fsyncs it,
-// links it to new/<unique>, fsyncs new/, unlinks the tmp name. A name
-// collision picks a new name (bounded tries). Returns "new/<unique>".
-// Errors are temp (with qmail's enhanced codes: #4.2.2 for a full disk or
-// quota, #4.2.1 when the maildir is missing, #4.3.0 otherwise).
-Result<std::string> deliver(const std::string& dir, std::string_view prefix, int msgfd);
+// links it to new/<unique>, fsyncs new/, unlinks the tmp name. With
+// `unnamed` (the default) the file in tmp/ has no name at all (O_TMPFILE)
+// and is linked into new/ through /proc/self/fd, falling back to the
+// named way where that cannot be done. A name collision picks a new name
+// (bounded tries). Returns "new/<unique>". Errors are temp (with qmail's
+// enhanced codes: #4.2.2 for a full disk or quota, #4.2.1 when the
+// maildir is missing, #4.3.0 otherwise).
+Result<std::string> deliver(const std::string& dir, std::string_view prefix, int msgfd,
+                            bool unnamed = true);
 
 }  // namespace qmail::maildir

@@ -53,35 +53,55 @@ TEST_F(MaildirTest, MakeCreatesPrivateSubdirectories) {
   EXPECT_FALSE(make(d).is_ok());  // never reuses an existing directory
 }
 
+// Both ways of writing the file: unnamed in tmp/ (O_TMPFILE, the
+// default) and tmp/<name> (the fallback).
 TEST_F(MaildirTest, DeliverWritesPrefixAndMessageExactly) {
-  std::string d = root_ + "/Maildir/";
-  ASSERT_TRUE(make(d).is_ok());
-  int fd = message("Subject: hi\n\nno final newline");
-  ::lseek(fd, 5, SEEK_SET);  // deliver() must not depend on the offset
-  auto name = deliver(d, "Return-Path: <a@b>\nDelivered-To: c@d\n", fd);
-  ::close(fd);
-  ASSERT_TRUE(name.is_ok()) << name.status().message();
-  EXPECT_EQ(name->rfind("new/", 0), 0u);
-  EXPECT_EQ(slurp(d + *name),
-            "Return-Path: <a@b>\nDelivered-To: c@d\nSubject: hi\n\nno final newline");
-  EXPECT_TRUE(stdfs::is_empty(d + "tmp"));
-  struct stat st;
-  ASSERT_EQ(::stat((d + *name).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  for (bool unnamed : {true, false}) {
+    std::string d = root_ + (unnamed ? "/Maildir/" : "/Named/");
+    ASSERT_TRUE(make(d).is_ok());
+    int fd = message("Subject: hi\n\nno final newline");
+    ::lseek(fd, 5, SEEK_SET);  // deliver() must not depend on the offset
+    auto name = deliver(d, "Return-Path: <a@b>\nDelivered-To: c@d\n", fd, unnamed);
+    ::close(fd);
+    ASSERT_TRUE(name.is_ok()) << name.status().message();
+    EXPECT_EQ(name->rfind("new/", 0), 0u);
+    EXPECT_EQ(slurp(d + *name),
+              "Return-Path: <a@b>\nDelivered-To: c@d\nSubject: hi\n\nno final newline");
+    EXPECT_TRUE(stdfs::is_empty(d + "tmp"));
+    struct stat st;
+    ASSERT_EQ(::stat((d + *name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_nlink, 1u) << unnamed;
+  }
 }
 
 TEST_F(MaildirTest, NamesAreUniqueWithinAProcess) {
+  for (bool unnamed : {true, false}) {
+    std::string d = root_ + (unnamed ? "/Maildir/" : "/Named/");
+    ASSERT_TRUE(make(d).is_ok());
+    int fd = message("x\n");
+    std::set<std::string> names;
+    for (int i = 0; i < 50; ++i) {
+      auto name = deliver(d, "", fd, unnamed);
+      ASSERT_TRUE(name.is_ok());
+      names.insert(*name);
+    }
+    ::close(fd);
+    EXPECT_EQ(names.size(), 50u);
+    EXPECT_TRUE(stdfs::is_empty(d + "tmp"));
+  }
+}
+
+TEST_F(MaildirTest, WithoutATmpDirectoryNothingIsDelivered) {
   std::string d = root_ + "/Maildir/";
   ASSERT_TRUE(make(d).is_ok());
+  ASSERT_EQ(::rmdir((d + "tmp").c_str()), 0);
   int fd = message("x\n");
-  std::set<std::string> names;
-  for (int i = 0; i < 50; ++i) {
-    auto name = deliver(d, "", fd);
-    ASSERT_TRUE(name.is_ok());
-    names.insert(*name);
-  }
+  auto name = deliver(d, "", fd);
   ::close(fd);
-  EXPECT_EQ(names.size(), 50u);
+  ASSERT_FALSE(name.is_ok());
+  EXPECT_TRUE(name.status().is_temp());
+  EXPECT_TRUE(stdfs::is_empty(d + "new"));
 }
 
 TEST_F(MaildirTest, MissingMaildirIsTemporary) {
