@@ -195,7 +195,6 @@ class Send {
   std::set<std::tuple<std::int64_t, char, std::uint64_t>> clean_retry_;
   // An "x" ended: todo/ is scanned again at the next pass (a new message
   // may have the freed id; see read_clean).
-  bool rescan_todo_ = false;
   bool clean_gone_ = false;  // EOF from qmail-clean after TERM
   // Messages in msgs_ with Msg::direct set (see process_todo).
   std::size_t direct_count_ = 0;
@@ -1009,9 +1008,14 @@ bool Send::read_clean() {
       // Every request for this id is done: its files are gone, and a new
       // message may already have the freed inode number (the id) -- its
       // trigger may have come while the id was still known (a direct
-      // message keeps its id in todo_known_ until now). Look again.
+      // message keeps its id in todo_known_ until now). Look again, for
+      // that name only (with the inode pool nearly every id comes back:
+      // a listing of todo/ here was O(n) per message).
       todo_known_.erase(id);
-      rescan_todo_ = true;
+      if (fs::exists(q_.todo(id))) {
+        todo_known_.insert(id);
+        todo_.push_back(id);
+      }
       continue;
     }
     if (answers[i] == '+') {
@@ -1149,10 +1153,9 @@ Status Send::run() {
     }
     std::int64_t t = now();
     if (!g_term) {
-      if (t >= next_scan_ || rescan_todo_) {
-        rescan_todo_ = false;
+      if (t >= next_scan_) {
         scan_todo();
-        if (t >= next_scan_) next_scan_ = t + kTodoScanInterval;
+        next_scan_ = t + kTodoScanInterval;
       }
       if (t >= next_mess_sweep_) {
         sweep_mess();
