@@ -261,6 +261,44 @@ class Showctl(HomeTestCase):
                      "\nclientcrl.pem: "]:
             self.assertIn(want, out)
 
+    def test_tls_patch_files_of_qmail_remote(self):
+        # qmail-remote(8) reads the TLS patch's clientcert.pem,
+        # tlsclientciphers, tlshosts/ and notlshosts/.
+        out = self.showctl()
+        for want in ["\ntlsclientciphers: (Default.) ",
+                     "\ntlshosts: (Default.) ",
+                     "\nnotlshosts: (Default.) "]:
+            self.assertIn(want, out)
+        self.assertNotIn("\nclientcert.pem: ", out)
+        self.home.control("clientcert.pem", "x\n")
+        self.home.control("tlsclientciphers", "ECDHE-RSA-AES256-GCM-SHA384\n")
+        os.mkdir(self.home.path("control", "tlshosts"))
+        os.mkdir(self.home.path("control", "notlshosts"))
+        self.home.control("tlshosts/mx.secure.test.pem", "x\n")
+        self.home.control("tlshosts/Upper.test.pem", "x\n")
+        self.home.control("tlshosts/exhaustivelist", "")
+        self.home.control("tlshosts/stray", "")
+        self.home.control("notlshosts/mx.broken.test", "")
+        self.home.control("notlshosts/.hidden", "")
+        out = self.showctl()
+        for want in ["\nclientcert.pem: qmail-remote presents this certificate",
+                     "\ntlsclientciphers: qmail-remote's TLS 1.2 cipher list is"
+                     " ECDHE-RSA-AES256-GCM-SHA384.\n",
+                     "\ntlshosts: \n",
+                     "TLS with a certificate verified against tlshosts/mx.secure.test.pem"
+                     " required for mx.secure.test.\n",
+                     "TLS is tried only with the servers listed here (exhaustivelist).\n",
+                     "Oops! tlshosts/Upper.test.pem: qmail-remote looks for lower-case"
+                     " names only.\n",
+                     "tlshosts/stray: I have no idea what this file does.\n",
+                     "\nnotlshosts: \n",
+                     "No TLS with mx.broken.test (unless tlshosts/mx.broken.test.pem"
+                     " exists).\n"]:
+            self.assertIn(want, out)
+        self.assertNotIn("\ntlshosts: I have no idea", out)
+        self.assertNotIn("\nnotlshosts: I have no idea", out)
+        self.assertNotIn(".hidden", out)
+
 
 if __name__ == "__main__":
     unittest.main()

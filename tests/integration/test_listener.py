@@ -31,11 +31,38 @@ def have_ipv6():
         return False
 
 
+def free_service():
+    """(name, port) of a TCP service in /etc/services above 1024 whose port
+    is free on the loopback addresses, or None."""
+    try:
+        with open("/etc/services") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split("#")[0].split()
+        if len(fields) < 2 or not fields[1].endswith("/tcp"):
+            continue
+        name, port = fields[0], int(fields[1].split("/")[0])
+        try:
+            if port <= 1024 or socket.getservbyname(name, "tcp") != port:
+                continue
+            for fam, addr in [(socket.AF_INET, "127.0.0.1")] + (
+                    [(socket.AF_INET6, "::1")] if have_ipv6() else []):
+                with socket.socket(fam, socket.SOCK_STREAM) as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((addr, port))
+        except OSError:
+            continue
+        return name, port
+    return None
+
+
 class Server:
-    def __init__(self, tmp, opts, host="127.0.0.1", service=SERVICE, env=None):
+    def __init__(self, tmp, opts, host="127.0.0.1", service=SERVICE, env=None, port="0"):
         self.log = os.path.join(tmp, "tcpsrv-%d.log" % id(self))
         self.errf = open(self.log, "wb")
-        self.p = subprocess.Popen([TCPSRV, *opts, host, "0", *service], stdout=subprocess.DEVNULL,
+        self.p = subprocess.Popen([TCPSRV, *opts, host, port, *service], stdout=subprocess.DEVNULL,
                                   stderr=self.errf, env=env or os.environ.copy(), cwd=tmp)
         m = wait_for(lambda: re.search(r"listening on \[?([0-9a-f.:]+?)\]?:(\d+)\n", self.text())
                      or self.p.poll() is not None, 10, "listener to start")
@@ -373,11 +400,38 @@ class ListenerTest(unittest.TestCase):
             p.stdout.close()
 
     def test_usage_errors(self):
+        # Neither addresses nor names (no resolver is asked), unknown
+        # service names, ports out of range.
         for args in ([], ["127.0.0.1", "0"], ["-c", "x", "127.0.0.1", "0", "true"],
-                     ["-Z", "127.0.0.1", "0", "true"], ["nothost", "0", "true"],
-                     ["127.0.0.1", "70000", "true"]):
+                     ["-Z", "127.0.0.1", "0", "true"], ["not a host", "0", "true"],
+                     ["1.2.3", "0", "true"], ["127.0.0.1", "70000", "true"],
+                     ["127.0.0.1", "no-such-service-here", "true"]):
             p = subprocess.run([TCPSRV, *args], capture_output=True, timeout=20)
             self.assertEqual(p.returncode, 100, (args, p.stderr))
+
+    def test_host_name(self):
+        # tcpserver(1): "a host name, allowing connections to the first IP
+        # address for that host"; localhost comes from /etc/hosts.
+        srv = self.server(host="localhost")
+        self.assertIn(srv.host, ("127.0.0.1", "::1"))
+        c = srv.connect()
+        got = read_until_end(c)
+        self.assertEqual(got.get("TCPLOCALIP"), srv.host)
+        self.assertEqual(got.get("TCPLOCALPORT"), str(srv.port))
+        c.close()
+
+    def test_service_name(self):
+        # tcpserver(1): "port may be a name from /etc/services".
+        found = free_service()
+        if not found:
+            self.skipTest("no free unprivileged TCP service in /etc/services")
+        name, port = found
+        srv = self.server(host="localhost", port=name)
+        self.assertEqual(srv.port, port)
+        with socket.create_connection(("localhost", port), 20) as c:
+            c.settimeout(20)
+            got = read_until_end(c)
+        self.assertEqual(got.get("TCPLOCALPORT"), str(port))
 
     def test_unrunnable_program(self):
         srv = self.server(service=["/nonexistent/program"])

@@ -2,14 +2,17 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "base/scope_guard.h"
 #include "base/strings.h"
 
 namespace qmail::net {
@@ -45,13 +48,90 @@ std::string Endpoint::to_string() const {
   return ipstr + ":" + std::to_string(port());
 }
 
-Result<std::uint16_t> parse_port(std::string_view s) {
+Result<std::uint16_t> parse_numeric_port(std::string_view s) {
   auto v = str::parse_uint(s, 65535);
   if (!v) return Status::perm("bad port: " + std::string(s));
   return static_cast<std::uint16_t>(*v);
 }
 
+namespace {
+
+// For error messages: control bytes become '?'.
+std::string safe_text(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A host name worth asking the resolver about: labels of letters, digits,
+// '-' and '_', at least one letter (so a mistyped address such as 1.2.3
+// is no name), at most one trailing dot.
+bool looks_like_name(std::string_view s) {
+  if (s.empty() || s.size() > 253 || s[0] == '.' || s[0] == '-') return false;
+  bool letter = false;
+  char prev = 0;
+  for (char c : s) {
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool ok = alpha || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok || (c == '.' && prev == '.')) return false;
+    letter = letter || alpha;
+    prev = c;
+  }
+  return letter;
+}
+
+}  // namespace
+
+Result<std::uint16_t> parse_port(std::string_view s) {
+  if (s.empty() || all_digits(s)) return parse_numeric_port(s);
+  std::string name(s);
+  if (name.find('\0') != std::string::npos) return Status::perm("bad port: " + safe_text(s));
+  // /etc/services through the system's nsswitch.conf; the port is in
+  // network byte order.
+  const servent* se = ::getservbyname(name.c_str(), "tcp");
+  if (!se) return Status::perm("bad port: no TCP service " + safe_text(s) + " in /etc/services");
+  return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
+}
+
 Result<Endpoint> parse_ip(std::string_view host, std::uint16_t port) {
+  auto numeric = parse_numeric_ip(host, port);
+  if (numeric.is_ok() || !looks_like_name(host)) return numeric;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  // No AI_ADDRCONFIG: an offline host (loopback only) must still resolve
+  // localhost. The port is ours, numeric.
+  hints.ai_flags = AI_NUMERICSERV;
+  std::string name(host);
+  std::string service = std::to_string(port);
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(name.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) {
+    std::string why = "unable to resolve " + name + ": " + ::gai_strerror(rc);
+    if (rc == EAI_AGAIN) return Status::temp(why);
+    if (rc == EAI_SYSTEM) return Status::temp_errno(why);
+    return Status::perm("bad address: " + why);
+  }
+  ScopeGuard free_res([res] { ::freeaddrinfo(res); });
+  for (const addrinfo* a = res; a; a = a->ai_next) {
+    if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+        a->ai_addrlen > sizeof(sockaddr_storage))
+      continue;
+    Endpoint e;
+    std::memcpy(&e.ss, a->ai_addr, a->ai_addrlen);
+    e.len = a->ai_addrlen;
+    return e;
+  }
+  return Status::perm("bad address: " + name + " has no IPv4 or IPv6 address");
+}
+
+Result<Endpoint> parse_numeric_ip(std::string_view host, std::uint16_t port) {
   Endpoint e;
   std::string h(host);
   if (h == "0") h = "0.0.0.0";
@@ -71,7 +151,7 @@ Result<Endpoint> parse_ip(std::string_view host, std::uint16_t port) {
     e.len = sizeof(sockaddr_in6);
     return e;
   }
-  return Status::perm("bad address: " + h + " (numeric IPv4 or IPv6 only)");
+  return Status::perm("bad address: " + safe_text(h));
 }
 
 Result<Fd> listen_tcp(const Endpoint& at, int backlog) {

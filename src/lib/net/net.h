@@ -1,5 +1,5 @@
 // TCP socket helpers for qmail's network programs (qmail-tcpsrv,
-// qmail-qmqpc): numeric IPv4/IPv6 addresses, listening, connecting with a
+// qmail-qmqpc): IPv4/IPv6 addresses and host and service names, listening, connecting with a
 // timeout, address formatting, and the tcp-environ(5) variables.
 #pragma once
 
@@ -35,9 +35,21 @@ struct Endpoint {
 
 // Parses a numeric address: "0" (any IPv4 address, as tcpserver(1) says),
 // a dotted quad, or an IPv6 address ("::" = any, dual-stack when listening).
-// No DNS. Errors: perm "bad address".
-Result<Endpoint> parse_ip(std::string_view host, std::uint16_t port);
+// No lookups. Errors: perm "bad address".
+Result<Endpoint> parse_numeric_ip(std::string_view host, std::uint16_t port);
 // Parses a decimal port 0..65535. Errors: perm.
+Result<std::uint16_t> parse_numeric_port(std::string_view s);
+
+// tcpserver(1)'s host argument: a numeric address as parse_numeric_ip
+// takes it, or else a host name (letters, digits, '-', '_' and '.'),
+// resolved with getaddrinfo (as nsswitch.conf says: usually /etc/hosts,
+// then DNS) to its first address in the system's order.
+// Errors: perm for a bad or unknown name, temp when the lookup failed
+// for now.
+Result<Endpoint> parse_ip(std::string_view host, std::uint16_t port);
+// tcpserver(1)'s port argument: a decimal number as parse_numeric_port
+// takes it, or else a TCP service name from /etc/services ("smtp").
+// Errors: perm.
 Result<std::uint16_t> parse_port(std::string_view s);
 
 // A listening TCP socket bound to `at` (SO_REUSEADDR, close-on-exec and

@@ -20,7 +20,7 @@ Result<net::Endpoint> parse_server(std::string_view line) {
     std::string_view rest = line.substr(close + 1);
     if (!rest.empty()) {
       if (rest[0] != ':') return bad();
-      auto p = net::parse_port(rest.substr(1));
+      auto p = net::parse_numeric_port(rest.substr(1));
       if (!p.is_ok()) return bad();
       port = *p;
     }
@@ -28,11 +28,11 @@ Result<net::Endpoint> parse_server(std::string_view line) {
              colon != std::string_view::npos &&
              line.find(':', colon + 1) == std::string_view::npos) {
     host = line.substr(0, colon);  // exactly one ':' means IPv4:port
-    auto p = net::parse_port(line.substr(colon + 1));
+    auto p = net::parse_numeric_port(line.substr(colon + 1));
     if (!p.is_ok()) return bad();
     port = *p;
   }
-  auto e = net::parse_ip(host, port);
+  auto e = net::parse_numeric_ip(host, port);
   if (!e.is_ok()) return bad();
   return e;
 }

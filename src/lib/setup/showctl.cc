@@ -122,6 +122,55 @@ std::string ids_report(const std::string& home) {
          (single ? "single-user (every program runs as one user)" : "root (qmail's users)") + ".\n";
 }
 
+// The TLS patch's directories (qmail-remote(8)): tlshosts/<FQDN>.pem
+// requires verified TLS with the server FQDN, tlshosts/exhaustivelist
+// allows TLS only with those servers, notlshosts/<FQDN> turns TLS off for
+// FQDN. Each entry gets a line; qmail-remote looks names up in lower case.
+std::string tls_dir_report(const std::string& control_dir, const std::string& which) {
+  const bool tlshosts = which == "tlshosts";
+  std::string out = "\n" + which + ": ";
+  auto names = fs::list_dir(control_dir + "/" + which);
+  if (!names.is_ok()) {
+    if (names.status().err() == ENOENT) {
+      return out + "(Default.) " +
+             (tlshosts ? "No server requires TLS by name; TLS is tried with any server."
+                       : "No server is excluded from TLS by name.") +
+             "\n";
+    }
+    return out + "Oops! Trouble reading this directory: " + safe(names.status().message()) + ".\n";
+  }
+  std::sort(names->begin(), names->end());
+  out += "\n";
+  for (const std::string& name : *names) {
+    if (name.empty() || name[0] == '.') continue;
+    std::string shown = safe(name);
+    if (tlshosts && name == "exhaustivelist") {
+      out += "TLS is tried only with the servers listed here (exhaustivelist).\n";
+      continue;
+    }
+    std::string_view host = name;
+    if (tlshosts) {
+      if (!host.ends_with(".pem") || host.size() == 4) {
+        out += which + "/" + shown + ": I have no idea what this file does.\n";
+        continue;
+      }
+      host.remove_suffix(4);
+    }
+    if (str::lower(host) != host) {
+      out += "Oops! " + which + "/" + shown + ": qmail-remote looks for lower-case names only.\n";
+      continue;
+    }
+    std::string h = safe(host);
+    if (tlshosts) {
+      out += "TLS with a certificate verified against tlshosts/" + shown + " required for " + h +
+             ".\n";
+    } else {
+      out += "No TLS with " + h + " (unless tlshosts/" + h + ".pem exists).\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 static_assert(smtp::kDefaultDatabytes == 10485760, "showctl's databytes default");
@@ -180,6 +229,9 @@ const std::vector<ControlFile>& control_files() {
        "qmail-remote"},
       {"timeoutsmtpd", K::kInt, "1200", false, "SMTP server data timeout is ", " seconds",
        "qmail-smtpd"},
+      // The qmail TLS patch's files, as notqmail's qmail-remote(8) reads them.
+      {"tlsclientciphers", K::kLine, "that of its TLS policy", false,
+       "qmail-remote's TLS 1.2 cipher list is ", "", "qmail-remote"},
       {"tlsclients", K::kList, "Every client with a certificate from clientca.pem may relay.",
        false, "A client with a certificate from clientca.pem for ", " may relay.", "qmail-smtpd"},
       {"tlsdestinations", K::kList, "TLS is opportunistic for every destination.", false,
@@ -243,6 +295,8 @@ Result<std::string> showctl(const std::string& home) {
   // Files that are not text: described by their presence only.
   static const std::pair<std::string_view, std::string_view> kBinary[] = {
       {"clientca.pem", "qmail-smtpd asks for client certificates signed by these CAs."},
+      {"clientcert.pem",
+       "qmail-remote presents this certificate when a server asks for one during TLS."},
       {"clientcrl.pem", "qmail-smtpd checks client certificates against these CRLs."},
       {"recipients.cdb", "qmail-smtpd refuses unknown recipients (made by qmail-newrcpt)."},
       {"servercert.pem", "qmail-smtpd offers STARTTLS with this certificate."},
@@ -250,8 +304,10 @@ Result<std::string> showctl(const std::string& home) {
   for (const auto& [name, what] : kBinary)
     if (std::binary_search(names.begin(), names.end(), std::string(name)))
       out += "\n" + std::string(name) + ": " + std::string(what) + "\n";
+  out += tls_dir_report(dir, "tlshosts");
+  out += tls_dir_report(dir, "notlshosts");
   for (const std::string& name : names) {
-    if (name == "morercpthosts.cdb") continue;
+    if (name == "morercpthosts.cdb" || name == "tlshosts" || name == "notlshosts") continue;
     if (std::any_of(std::begin(kBinary), std::end(kBinary),
                     [&](const auto& b) { return b.first == name; }))
       continue;

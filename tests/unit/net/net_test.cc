@@ -31,16 +31,49 @@ TEST(Net, ParseAndFormat) {
   }
   for (std::string bad : std::vector<std::string>{"", "localhost", "1.2.3", "1.2.3.4.5", "::g",
                                                   std::string("1.2.3.4\0", 8)}) {
-    EXPECT_FALSE(parse_ip(bad, 1).is_ok()) << bad;
+    EXPECT_FALSE(parse_numeric_ip(bad, 1).is_ok()) << bad;
+  }
+  // Numeric forms are the same with or without name lookups.
+  for (const auto& c : cases) {
+    auto e = parse_numeric_ip(c.in, c.port);
+    ASSERT_TRUE(e.is_ok()) << c.in;
+    EXPECT_EQ(e->to_string(), c.text);
+  }
+}
+
+TEST(Net, HostNames) {
+  // tcpserver(1): "a host name, allowing connections to the first IP
+  // address for that host". localhost comes from /etc/hosts, offline.
+  auto e = parse_ip("localhost", 2525);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_TRUE(e->ip() == "127.0.0.1" || e->ip() == "::1") << e->ip();
+  EXPECT_EQ(e->port(), 2525);
+  // Neither an address nor a name: refused without asking a resolver.
+  for (std::string bad : std::vector<std::string>{
+           "", "1.2.3", "1.2.3.4.5", "::g", "a b", "-x", "a..b", ".a", "a/b", "x\n",
+           std::string("1.2.3.4\0", 8), std::string("localhost\0", 10)}) {
+    auto r = parse_ip(bad, 1);
+    ASSERT_FALSE(r.is_ok()) << bad;
+    EXPECT_TRUE(r.status().is_perm()) << bad;
   }
 }
 
 TEST(Net, Ports) {
-  EXPECT_EQ(*parse_port("0"), 0);
-  EXPECT_EQ(*parse_port("65535"), 65535);
-  EXPECT_FALSE(parse_port("65536").is_ok());
-  EXPECT_FALSE(parse_port("smtp").is_ok());
-  EXPECT_FALSE(parse_port("").is_ok());
+  for (auto parse : {parse_port, parse_numeric_port}) {
+    EXPECT_EQ(*parse("0"), 0);
+    EXPECT_EQ(*parse("25"), 25);
+    EXPECT_EQ(*parse("65535"), 65535);
+    EXPECT_FALSE(parse("65536").is_ok());
+    EXPECT_FALSE(parse("").is_ok());
+    EXPECT_FALSE(parse("-1").is_ok());
+  }
+  EXPECT_FALSE(parse_numeric_port("smtp").is_ok());
+  // tcpserver(1): "port may be a name from /etc/services".
+  auto smtp = parse_port("smtp");
+  ASSERT_TRUE(smtp.is_ok()) << smtp.status().message();
+  EXPECT_EQ(*smtp, 25);
+  EXPECT_FALSE(parse_port("no-such-service-here").is_ok());
+  EXPECT_FALSE(parse_port(std::string("smtp\0", 5)).is_ok());
 }
 
 TEST(Net, ListenConnectEnviron) {
