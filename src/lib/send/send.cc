@@ -123,10 +123,18 @@ struct Job {
 class Send {
  public:
   Send() : q_(queue::Layout::from_home()) {}
+  ~Send() { flush_log(); }
+  Send(const Send&) = delete;
+  Send& operator=(const Send&) = delete;
   Status run();
 
  private:
+  // Log lines are collected and written once per turn of the loop
+  // (before it waits), not one write each: about seven per message, and
+  // each one woke the logger.
   void logline(std::string_view line);
+  void flush_log();
+  std::string logbuf_;
   void log_status();
   Status load_config();
   void reload();
@@ -208,10 +216,16 @@ class Send {
 };
 
 void Send::logline(std::string_view line) {
-  std::string l(line);
-  l += '\n';
+  logbuf_ += line;
+  logbuf_ += '\n';
+  if (logbuf_.size() >= 16384) flush_log();
+}
+
+void Send::flush_log() {
+  if (logbuf_.empty()) return;
   // Nothing to do if the logger is gone; qmail-send keeps delivering.
-  (void)io::write_all(kLogFd, l);
+  (void)io::write_all(kLogFd, logbuf_);
+  logbuf_.clear();
 }
 
 void Send::log_status() {
@@ -221,6 +235,7 @@ void Send::log_status() {
 
 void Send::lost(const char* what) {
   logline(std::string("alert: oh no! lost ") + what + " connection! dying...");
+  flush_log();
   ::_exit(111);
 }
 
@@ -1219,6 +1234,7 @@ Status Send::run() {
       std::int64_t w = next_wakeup() - now();
       timeout = w <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(w, 3600) * 1000);
     }
+    flush_log();
     int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -1241,6 +1257,7 @@ Status Send::run() {
       // give ours a moment to arrive before calling it a loss. After TERM
       // its outstanding replies do not matter (a restart redoes them).
       pollfd sig{sig_r.get(), POLLIN, 0};
+      flush_log();
       if (!g_term) (void)::poll(&sig, 1, 1000);
       if (!g_term) lost("qmail-clean");
       clean_inflight_.clear();
