@@ -282,9 +282,6 @@ std::optional<std::string> remote_host(const Options& opt, const std::string& ip
   return name;
 }
 
-// In the child: environment, rules, then exec (or, with `builtin`, our
-// qmail-smtpd's code; spawn/builtin.h). Returns the exit code of the
-// connection (exec does not return).
 // A child's signals: the listener's handlers gone, nothing blocked.
 void child_signals() {
   set_handler(SIGCHLD, SIG_DFL);
@@ -295,6 +292,9 @@ void child_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// In the child: environment, rules, then exec (or, with `builtin`, our
+// qmail-smtpd's code; spawn/builtin.h). Returns the exit code of the
+// connection (exec does not return).
 int run_connection(const Options& opt, Fd conn, bool builtin) {
   child_signals();
   std::string pid = std::to_string(::getpid());
@@ -401,7 +401,10 @@ constexpr std::chrono::seconds kWorkerIdle{30};
     int code = run_connection(opt, std::move(conn), true);
     if (!state.restore()) ::_exit(111);
     unsigned char result = static_cast<unsigned char>(code);
-    if (::write(c, &result, 1) != 1 || served >= kWorkerSessions) ::_exit(0);
+    if (::write(c, &result, 1) != 1) ::_exit(0);
+    // Leaving with the last connection's code: reaped before its byte is
+    // read, the wait status logs the same.
+    if (served >= kWorkerSessions) ::_exit(code);
     std::vector<Fd> got;
     if (!io::recv_with_fds(c, 1, &got) || got.size() != 1) ::_exit(0);
     conn = std::move(got[0]);

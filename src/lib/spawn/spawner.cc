@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -76,7 +75,9 @@ constexpr std::size_t kMaxWorkerPayload = 8 * kMaxField;
     if (!state.restore()) ::_exit(111);
     std::string answer = std::to_string(code);
     if (!io::send_with_fds(kSock, answer, {})) ::_exit(0);
-    if (served >= kSpawnWorkerDeliveries) ::_exit(0);
+    // Leaving with the last delivery's code: should the spawner reap us
+    // before it reads the answer, the wait status says the same.
+    if (served >= kSpawnWorkerDeliveries) ::_exit(code);
   }
 }
 
@@ -325,11 +326,17 @@ Status serve(Job& job, int in_fd, int out_fd) {
         }
         auto code = str::parse_uint(*answer, 255);
         auto it = children.find(pid);
-        if (!code || it == children.end()) {
+        if (it == children.end()) {
           let_go(pid);
           continue;
         }
         it->second.exited = true;
+        if (!code) {
+          // Not an answer: the delivery counts as crashed (temporary).
+          it->second.wstat = SIGKILL;
+          let_go(pid);
+          continue;
+        }
         it->second.wstat = static_cast<int>(*code) << 8;
         if (++w.served >= kSpawnWorkerDeliveries) {
           w.sock.reset();  // it leaves by itself
