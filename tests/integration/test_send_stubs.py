@@ -450,6 +450,7 @@ class SendTest(unittest.TestCase):
             "<bob@example.test>:\n"
             "Sorry, no mailbox here by that name. (#5.1.1)\n\n"
             "--- Below this line is a copy of the message.\n\n"
+            "Return-Path: <alice@example.test>\n"
             "Received: (qmail", b)
         self.assertIn("Subject: original\n\nthe body\n", b)
         self.assertNotIn("carol@example.test>:", b)

@@ -2,19 +2,31 @@
 
 #include <cstdio>
 
+#include "addr/addr.h"
 #include "home/home.h"
 
 namespace qmail::send {
 
 std::string bounce_paragraph(std::string_view recipient, std::string_view report) {
   std::string out = "<";
-  out += recipient;
+  // As qmail-send: a newline in the address would end the "<rcpt>:" line.
+  for (char c : recipient) out += c == '\n' ? '_' : c;
   out += ">:\n";
   for (char c : report)
     if (c != '\0') out += c;
   if (out.back() != '\n') out += '\n';
+  // As qmail-send: the second newline of every pair but the last newline
+  // becomes "/", so that in QSBMF only the paragraph's end is an empty line.
+  for (std::size_t i = out.size() - 2; i > 0; --i)
+    if (out[i] == '\n' && out[i - 1] == '\n') out[i] = '/';
   out += '\n';
   return out;
+}
+
+std::string_view bounce_recipient_of(std::string_view sender) {
+  // qmail-send: a VERP sender "owner-@host-@[]" bounces to "owner-@host".
+  if (sender.size() >= 4 && sender.substr(sender.size() - 4) == "-@[]") sender.remove_suffix(4);
+  return sender;
 }
 
 Result<BounceConfig> load_bounce_config() {
@@ -44,6 +56,7 @@ std::string rfc5322_date(std::time_t t) {
 BouncePlan plan_bounce(const BounceConfig& c, std::string_view sender, std::string_view paragraphs,
                        std::time_t now) {
   BouncePlan p;
+  sender = bounce_recipient_of(sender);
   if (sender == kDoubleBounceSender) {
     p.discard = true;
     return p;
@@ -57,11 +70,12 @@ BouncePlan plan_bounce(const BounceConfig& c, std::string_view sender, std::stri
   }
   std::string& h = p.head;
   h += "Date: " + rfc5322_date(now) + "\n";
-  h += "From: " + c.bouncefrom + "@" + c.bouncehost + "\n";
-  h += "To: " + p.recipient + "\n";
+  h += "From: " + addr::quote_local(c.bouncefrom) + "@" + c.bouncehost + "\n";
+  h += "To: " + addr::quote(p.recipient) + "\n";
   h += "Subject: failure notice\n";
   h += "\n";
-  h += "Hi. This is the qmail-send program at " + c.me + ".\n";
+  // qmail-send(8) names bouncehost here (control/me only by default).
+  h += "Hi. This is the qmail-send program at " + c.bouncehost + ".\n";
   if (dbl) {
     h += "I tried to deliver a bounce message to this address, but the bounce bounced!\n";
   } else {
@@ -72,6 +86,8 @@ BouncePlan plan_bounce(const BounceConfig& c, std::string_view sender, std::stri
   h += paragraphs;
   h += dbl ? "--- Below this line is the original bounce.\n\n"
            : "--- Below this line is a copy of the message.\n\n";
+  // As qmail-send, the copy starts with the envelope sender it came from.
+  h += "Return-Path: <" + addr::quote(sender) + ">\n";
   return p;
 }
 

@@ -28,9 +28,14 @@ inline constexpr std::uint64_t kDefaultBounceMaxBytes = 50000;
 inline constexpr std::string_view kGivingUp =
     "I'm not going to try again; this message has been in the queue too long.\n";
 
-// One recipient paragraph for the bounce file: "<rcpt>:\n", the report
-// (NULs dropped, a final newline ensured), then an empty line.
+// One recipient paragraph for the bounce file: "<rcpt>:\n" (a newline in
+// rcpt becomes '_'), the report (NULs dropped, a final newline ensured, an
+// empty line inside it marked "/" as qmail-send does), then an empty line.
 std::string bounce_paragraph(std::string_view recipient, std::string_view report);
+
+// Where the bounce of a message from `sender` goes: the sender itself,
+// except that a VERP sender "owner-@host-@[]" bounces to "owner-@host".
+std::string_view bounce_recipient_of(std::string_view sender);
 
 struct BounceConfig {
   std::string me;                // "qmail-send program at ME"
@@ -52,7 +57,9 @@ struct BouncePlan {
 };
 
 // Plans the bounce of a message whose envelope sender was `sender`, with
-// the accumulated `paragraphs`, at time `now`.
+// the accumulated `paragraphs`, at time `now`: qmail-send's text, naming
+// bouncehost; the copy of the message follows head and starts with
+// "Return-Path: <sender>" (in head).
 BouncePlan plan_bounce(const BounceConfig& c, std::string_view sender, std::string_view paragraphs,
                        std::time_t now);
 

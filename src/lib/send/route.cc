@@ -125,4 +125,49 @@ Route route(const Controls& c, std::string_view recipient) {
   return r;
 }
 
+std::string verp_sender(std::string_view sender, std::string_view recipient) {
+  constexpr std::string_view kVerp = "-@[]";
+  if (sender.size() < kVerp.size() || sender.substr(sender.size() - kVerp.size()) != kVerp)
+    return std::string(sender);
+  std::string_view owner = sender.substr(0, sender.size() - kVerp.size());  // owner-@host
+  std::size_t oat = owner.rfind('@');
+  std::size_t rat = recipient.rfind('@');
+  if (oat == std::string_view::npos || rat == std::string_view::npos) return std::string(sender);
+  std::string out(owner.substr(0, oat));
+  out += recipient.substr(0, rat);
+  out += '=';
+  out += recipient.substr(rat + 1);
+  out += owner.substr(oat);
+  return out;
+}
+
+std::string_view strip_vdom_prepend(const Controls& c, std::string_view address) {
+  std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return address;
+  std::string domain = str::lower(address.substr(at + 1));
+  auto strip = [&](const std::string& prepend) -> std::string_view {
+    if (prepend.empty() || address.size() <= prepend.size() + 1 ||
+        address.substr(0, prepend.size()) != prepend || address[prepend.size()] != '-')
+      return {};
+    return address.substr(prepend.size() + 1);
+  };
+  // A "user@domain" entry: the rest after the prepend names it.
+  for (std::size_t dash = 0; dash < at; ++dash) {
+    if (address[dash] != '-') continue;
+    auto it = c.virtualdomains.find(str::lower(address.substr(dash + 1)));
+    if (it != c.virtualdomains.end() && it->second == address.substr(0, dash))
+      return address.substr(dash + 1);
+  }
+  // As qmail-send: the first of "domain", each ".suffix" and "" that is
+  // listed decides.
+  for (std::size_t i = 0; i <= domain.size(); ++i) {
+    if (i != 0 && i != domain.size() && domain[i] != '.') continue;
+    auto it = c.virtualdomains.find(domain.substr(i));
+    if (it == c.virtualdomains.end()) continue;
+    std::string_view rest = strip(it->second);
+    return rest.empty() ? address : rest;
+  }
+  return address;
+}
+
 }  // namespace qmail::send

@@ -55,4 +55,16 @@ struct Route {
 // "prepend-user@domain"; everything else is remote.
 Route route(const Controls& c, std::string_view recipient);
 
+// The envelope sender qmail-send hands the spawner for one delivery: a VERP
+// sender "owner-@host-@[]" becomes "owner-box=domain@host" for the
+// recipient "box@domain"; any other sender (or a recipient without '@')
+// stays as it is.
+std::string verp_sender(std::string_view sender, std::string_view recipient);
+
+// A routed local address as the bounce names it: the virtualdomains
+// prepend taken off again ("prepend-user@domain" -> "user@domain") when
+// the entry for the domain (or a ".suffix" of it, or "") has that prepend,
+// or a "user@domain" entry has it. Otherwise the address unchanged.
+std::string_view strip_vdom_prepend(const Controls& c, std::string_view address);
+
 }  // namespace qmail::send

@@ -73,6 +73,21 @@ std::string safe(std::string_view s) {
   return out;
 }
 
+// Addresses and delivery reports in log lines, as qmail-send's logsafe
+// writes them (qmail-log(5) readers such as qmailanalog split on spaces):
+// a newline becomes '/', '%' and every byte outside 33..126 become '_'.
+std::string logsafe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      c = '/';
+    else if (c == '%' || u < 33 || u > 126)
+      c = '_';
+  }
+  return out;
+}
+
 struct Rcpt {
   std::string addr;
   std::size_t offset = 0;
@@ -393,7 +408,7 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
         free_slots[1] -= static_cast<int>(addrs[1].size());
       }
       logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) +
-              " from <" + safe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
+              " from <" + logsafe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
               std::to_string(todo->uid));
       Msg m;
       m.id = id;
@@ -461,7 +476,7 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   std::vector<std::uint64_t> done;
   for (const Work& w : work) {
     logline("info msg " + std::to_string(w.id) + ": bytes " + std::to_string(w.bytes) + " from <" +
-            safe(w.todo.sender) + "> qp " + std::to_string(w.todo.qp) + " uid " +
+            logsafe(w.todo.sender) + "> qp " + std::to_string(w.todo.qp) + " uid " +
             std::to_string(w.todo.uid));
     done.push_back(w.id);
   }
@@ -814,7 +829,9 @@ bool Send::append_bounce(Msg& m, std::string_view rcpt, std::string_view report)
   std::string path = q_.bounce(m.id);
   bool existed = fs::exists(path);
   auto fd = fs::open_append(path, 0600);
-  bool ok = fd.is_ok() && io::write_all(fd->get(), bounce_paragraph(rcpt, report)).is_ok() &&
+  bool ok = fd.is_ok() &&
+            io::write_all(fd->get(), bounce_paragraph(strip_vdom_prepend(controls_, rcpt), report))
+                .is_ok() &&
             fs::fsync(*fd).is_ok() && (existed || fs::fsync_dir(q_.dir("bounce")).is_ok());
   if (!ok) {
     logline("alert: unable to append to bounce message; will try again later");
@@ -872,9 +889,9 @@ void Send::start_delivery(Msg& m, int c, std::size_t i) {
   ++busy_[c];
   jobs_[d] = {m.id, c, i};
   logline("starting delivery " + std::to_string(d) + ": msg " + std::to_string(m.id) + " to " +
-          kChanName[c] + " " + safe(r.addr));
+          kChanName[c] + " " + logsafe(r.addr));
   log_status();
-  outbuf_[c] += spawn::encode(spawn::Command{d, m.id, m.sender, r.addr});
+  outbuf_[c] += spawn::encode(spawn::Command{d, m.id, verp_sender(m.sender, r.addr), r.addr});
   flush_spawn(c);
 }
 
@@ -895,7 +912,7 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
   Rcpt& r = ch.rcpts[job.rcpt];
   r.busy = false;
   --ch.busy;
-  std::string text = spawn::log_text(rep.text);
+  std::string text = logsafe(rep.text);
   if (m.direct) {
     // Per-recipient checkpoints need files: a success while other
     // recipients are still pending, or any failure or deferral, writes
@@ -927,15 +944,16 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
       if (!append_bounce(m, r.addr, rep.text) || !mark_done(m, c, job.rcpt)) ch.deferred = true;
       break;
     default:
-      logline("delivery " + d + ": deferral: " + text);
       // qmail-send(8), queuelifetime: after it, temporary failures are
-      // permanent.
+      // permanent (logged as the failure they become, as qmail does).
       if (now() >= m.birth + static_cast<std::int64_t>(lifetime_)) {
         std::string why = rep.text;
         if (!why.empty() && why.back() != '\n') why += '\n';
         why += kGivingUp;
+        logline("delivery " + d + ": failure: " + logsafe(why));
         if (!append_bounce(m, r.addr, why) || !mark_done(m, c, job.rcpt)) ch.deferred = true;
       } else {
+        logline("delivery " + d + ": deferral: " + text);
         ch.deferred = true;
       }
   }

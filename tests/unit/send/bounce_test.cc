@@ -38,7 +38,31 @@ TEST(Bounce, SingleBounceIsQsbmf) {
             "This is a permanent error; I've given up. Sorry it didn't work out.\n"
             "\n"
             "<bob@example.test>:\nSorry.\n\n"
-            "--- Below this line is a copy of the message.\n\n");
+            "--- Below this line is a copy of the message.\n\n"
+            "Return-Path: <alice@remote.test>\n");
+}
+
+TEST(Bounce, NamesBouncehostAndQuotes) {
+  BounceConfig c = config();
+  c.bouncehost = "bh.test";
+  c.bouncefrom = "mailer daemon";
+  BouncePlan p = plan_bounce(c, "a b@remote.test", "<x@y>:\nNo.\n\n", 0);
+  EXPECT_NE(p.head.find("From: \"mailer daemon\"@bh.test\n"), std::string::npos);
+  EXPECT_NE(p.head.find("To: \"a b\"@remote.test\n"), std::string::npos);
+  EXPECT_NE(p.head.find("Hi. This is the qmail-send program at bh.test.\n"), std::string::npos);
+  EXPECT_NE(p.head.find("Return-Path: <\"a b\"@remote.test>\n"), std::string::npos);
+}
+
+TEST(Bounce, VerpSenderBouncesToItsOwner) {
+  BouncePlan p = plan_bounce(config(), "list-@example.test-@[]", "<x@y>:\nNo.\n\n", 0);
+  EXPECT_EQ(p.recipient, "list-@example.test");
+  EXPECT_NE(p.head.find("Return-Path: <list-@example.test>\n"), std::string::npos);
+}
+
+TEST(Bounce, EmptyLinesInAReport) {
+  EXPECT_EQ(bounce_paragraph("a@b", "one\n\ntwo\n"), "<a@b>:\none\n/two\n\n");
+  EXPECT_EQ(bounce_paragraph("a@b", "\none\n\n\ntwo"), "<a@b>:\n/one\n//two\n\n");
+  EXPECT_EQ(bounce_paragraph("a\nb@c", ""), "<a_b@c>:\n\n");
 }
 
 TEST(Bounce, DoubleBounceGoesToPostmaster) {
@@ -46,7 +70,8 @@ TEST(Bounce, DoubleBounceGoesToPostmaster) {
   EXPECT_FALSE(p.discard);
   EXPECT_EQ(p.envelope_sender, "#@[]");
   EXPECT_EQ(p.recipient, "postmaster@example.test");
-  EXPECT_NE(p.head.find("--- Below this line is the original bounce.\n\n"), std::string::npos);
+  EXPECT_NE(p.head.find("--- Below this line is the original bounce.\n\nReturn-Path: <>\n"),
+            std::string::npos);
 }
 
 TEST(Bounce, TripleBounceIsDiscarded) {

@@ -85,3 +85,31 @@ TEST(Route, ParseVirtualdomainsLowercasesKeys) {
 
 }  // namespace
 }  // namespace qmail::send
+
+namespace qmail::send {
+namespace {
+
+TEST(Route, VerpSender) {
+  EXPECT_EQ(verp_sender("list-@example.test-@[]", "joe@remote.test"),
+            "list-joe=remote.test@example.test");
+  EXPECT_EQ(verp_sender("list-@example.test-@[]", "nodomain"), "list-@example.test-@[]");
+  EXPECT_EQ(verp_sender("a@b", "joe@remote.test"), "a@b");
+  EXPECT_EQ(verp_sender("", "joe@remote.test"), "");
+  EXPECT_EQ(verp_sender("-@[]", "joe@remote.test"), "-@[]");
+}
+
+TEST(Route, StripVdomPrepend) {
+  Controls c;
+  c.virtualdomains = parse_virtualdomains(
+      "virt.test:joe\n.sub.test:bob-x\nout.sub.test:\nme@one.test:mine\n:catch\n");
+  EXPECT_EQ(strip_vdom_prepend(c, "joe-info@virt.test"), "info@virt.test");
+  EXPECT_EQ(strip_vdom_prepend(c, "bob-x-a@deep.sub.test"), "a@deep.sub.test");
+  EXPECT_EQ(strip_vdom_prepend(c, "catch-a@out.sub.test"), "catch-a@out.sub.test");
+  EXPECT_EQ(strip_vdom_prepend(c, "mine-me@one.test"), "me@one.test");
+  EXPECT_EQ(strip_vdom_prepend(c, "catch-z@else.test"), "z@else.test");
+  EXPECT_EQ(strip_vdom_prepend(c, "other-info@virt.test"), "other-info@virt.test");
+  EXPECT_EQ(strip_vdom_prepend(Controls{}, "joe-info@virt.test"), "joe-info@virt.test");
+}
+
+}  // namespace
+}  // namespace qmail::send
