@@ -247,14 +247,57 @@ class ListenerTest(unittest.TestCase):
                for n in os.listdir("/proc/%d/fd" % pid)}
         self.assertEqual(fds.get(0), "/dev/null", fds)
         self.assertEqual(fds.get(1), "/dev/null", fds)
-        others = [t for n, t in fds.items() if n > 2]
-        self.assertEqual(len(others), 1, fds)
-        self.assertTrue(others[0].startswith("socket:"), fds)
+        # Its socket to the listener and its watch on control/.
+        others = sorted(t for n, t in fds.items() if n > 2)
+        self.assertEqual(len(others), 2, fds)
+        self.assertEqual(others[0], "anon_inode:inotify", fds)
+        self.assertTrue(others[1].startswith("socket:"), fds)
         got = self.smtp(srv, rcpt, source="127.0.0.1")
         self.assertTrue(got[3].startswith(b"553 "), got)  # not relayed
         self.wait_ends(srv, 2)
         self.assertRegex(srv.text(), r"pid %d from 127\.0\.0\.1" % pid)
         self.assertIn("status: 0/1", srv.text().rstrip().splitlines()[-1])
+
+    def test_smtpd_worker_sees_every_control_change(self):
+        """A reused qmail-smtpd keeps its control files between connections
+        but sees each change at the next one: a file created, written over
+        in place, replaced by a symbolic link, the link's target changed,
+        and the file removed."""
+        home = Home()
+        self.addCleanup(home.cleanup)
+        env = os.environ.copy()
+        env["QMAILHOME"] = home.dir
+        srv = self.server(["-v", "-c", "1"], service=[home.bin("qmail-smtpd")], env=env)
+        greeting = home.path("control", "smtpgreeting")
+        me = open(home.path("control", "me")).read().strip()
+
+        def greet():
+            n = len(re.findall(r"end \d+ status", srv.text()))
+            got = self.smtp(srv, ["QUIT"])[0].decode().rstrip()
+            self.wait_ends(srv, n + 1)
+            return got
+
+        self.assertTrue(greet().startswith("220 %s " % me))
+        with open(greeting, "w") as f:
+            f.write("first.example hello\n")
+        self.assertEqual(greet(), "220 first.example hello ESMTP")
+        with open(greeting, "r+") as f:  # in place, same inode
+            f.write("other")
+        self.assertEqual(greet(), "220 other.example hello ESMTP")
+        target = os.path.join(home.dir, "greeting-elsewhere")
+        with open(target, "w") as f:
+            f.write("linked.example\n")
+        os.unlink(greeting)
+        os.symlink(target, greeting)
+        self.assertEqual(greet(), "220 linked.example ESMTP")
+        with open(target, "w") as f:  # only the target changes
+            f.write("target.example\n")
+        self.assertEqual(greet(), "220 target.example ESMTP")
+        self.assertEqual(greet(), "220 target.example ESMTP")
+        os.unlink(greeting)
+        self.assertTrue(greet().startswith("220 %s " % me))
+        pids = set(re.findall(r"pid (\d+) from", srv.text()))
+        self.assertEqual(len(pids), 1, srv.text())  # one worker served them all
 
     def test_smtpd_worker_retires_after_100_connections(self):
         srv = self.smtp_server(["-c", "1"])

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,16 +122,92 @@ std::string strip_trailing(std::string_view s) {
   return std::string(s);
 }
 
+// enable_cache()'s state: the inotify descriptor (-1: off) and the files
+// read since the last change (nullopt: the file does not exist).
+struct Cache {
+  int fd = -1;      // stays open once made (the caller keeps it)
+  bool on = false;  // off again when the watch is lost
+  std::map<std::string, std::optional<std::string>, std::less<>> files;
+};
+Cache& cache() {
+  static Cache c;
+  return c;
+}
+
 Result<std::optional<std::string>> read_raw(std::string_view name) {
-  auto r = fs::read_file(home::path("control/" + std::string(name)), kMaxControlFile);
-  if (!r.is_ok()) {
-    if (r.status().err() == ENOENT) return std::optional<std::string>();
+  Cache& c = cache();
+  if (c.on) {
+    auto it = c.files.find(name);
+    if (it != c.files.end()) return it->second;
+  }
+  std::string path = home::path("control/" + std::string(name));
+  auto r = fs::read_file(path, kMaxControlFile);
+  std::optional<std::string> content;
+  if (r.is_ok()) {
+    content = std::move(*r);
+  } else if (r.status().err() != ENOENT) {
     return Status::temp("unable to read control/" + std::string(name) + ": " +
                         r.status().message() + " (#4.3.0)");
   }
-  return std::optional<std::string>(std::move(*r));
+  if (c.on) {
+    // Kept unless a symbolic link (checked after the read: a link made in
+    // between is an event that revalidate_cache() sees).
+    struct stat st;
+    // Nor a file in a subdirectory (the watch is on control/ alone).
+    bool link = ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+    if (!link && name.find('/') == std::string_view::npos)
+      c.files.emplace(std::string(name), content);
+  }
+  return content;
 }
 }  // namespace
+
+int enable_cache() {
+  Cache& c = cache();
+  if (c.fd >= 0) return c.fd;
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return -1;
+  // Follows control/ itself when it is a symbolic link (qmail's
+  // /var/qmail/control -> /etc/qmail): the directory where the files are.
+  constexpr std::uint32_t kEvents = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE |
+                                    IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF |
+                                    IN_MOVE_SELF;
+  if (::inotify_add_watch(fd, home::path("control").c_str(), kEvents) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  c.fd = fd;
+  c.on = true;
+  c.files.clear();  // anything read before the watch may be stale
+  return fd;
+}
+
+void revalidate_cache() {
+  Cache& c = cache();
+  if (!c.on) return;
+  alignas(struct inotify_event) char buf[4096];
+  bool changed = false;
+  for (;;) {
+    ssize_t n = ::read(c.fd, buf, sizeof buf);
+    if (n > 0) {
+      changed = true;
+      for (ssize_t off = 0; off + static_cast<ssize_t>(sizeof(struct inotify_event)) <= n;) {
+        auto* e = reinterpret_cast<struct inotify_event*>(buf + off);
+        // control/ itself went away or moved: the watch no longer sees it.
+        if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) c.on = false;
+        off += static_cast<ssize_t>(sizeof(struct inotify_event) + e->len);
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) {
+      c.on = false;  // the watch is unusable: no cache from now on
+      changed = true;
+    }
+    break;
+  }
+  if (changed) c.files.clear();
+}
 
 Result<std::optional<std::string>> read_line(std::string_view name) {
   QMAIL_ASSIGN_OR_RETURN(auto raw, read_raw(name));

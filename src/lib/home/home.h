@@ -57,6 +57,21 @@ Result<std::optional<std::string>> me();
 // The value of `name`, defaulting to control/me, then to `fallback`.
 Result<std::string> read_line_or_me(std::string_view name, std::string_view fallback);
 
+// A process that reads the same control files again and again (a reused
+// qmail-smtpd worker: about fifteen system calls per connection) may keep
+// them in memory. enable_cache() watches control/ with inotify and turns
+// the cache on; from then on the functions above take a file (or its
+// absence) from memory once read, until revalidate_cache() finds that
+// anything in control/ was created, written, removed, renamed or changed
+// its mode. A control file that is a symbolic link is never kept (a change
+// of its target would not be seen). Returns the inotify descriptor, which
+// the caller must keep open (close-on-exec), or -1 when inotify is not
+// available: then nothing is cached.
+int enable_cache();
+// Drops what was kept if control/ changed since the last call (one
+// non-blocking read). Call before each use that must see current files.
+void revalidate_cache();
+
 }  // namespace qmail::control
 
 namespace qmail::home {

@@ -400,7 +400,11 @@ constexpr std::chrono::seconds kWorkerIdle{30};
   const int c = chan.get();
   child_signals();
   spawn::WorkerState state(c);
+  // The same control files for every connection: read once, and again
+  // only after a change (home.h).
+  state.keep_too(control::enable_cache());
   for (unsigned served = 1;; ++served) {
+    control::revalidate_cache();
     int code = run_connection(opt, std::move(conn), true);
     if (!state.restore()) ::_exit(111);
     unsigned char result = static_cast<unsigned char>(code);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -110,7 +111,7 @@ std::string find_program(const std::string& name) {
 constexpr int kWorkerSignals[] = {SIGHUP,  SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM,
                                   SIGCHLD, SIGIO,  SIGUSR1, SIGUSR2, SIGXFSZ, SIGURG};
 
-WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
+WorkerState::WorkerState(int keep) : keep_{keep}, actions_(NSIG) {
   for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
   for (std::string& e : env_) env_ptrs_.push_back(e.data());
   env_ptrs_.push_back(nullptr);
@@ -123,12 +124,23 @@ WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
   for (int sig : kWorkerSignals) ::sigaction(sig, nullptr, &actions_[sig]);
 }
 
+void WorkerState::keep_too(int fd) {
+  if (fd < 0) return;
+  keep_.insert(std::upper_bound(keep_.begin(), keep_.end(), fd), fd);
+}
+
 bool WorkerState::restore() {
   ::alarm(0);
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || ::dup2(null, 0) != 0 || ::dup2(null, 1) != 1) return false;
-  if (keep_ > 3) ::close_range(3, static_cast<unsigned>(keep_) - 1, 0);
-  ::close_range(static_cast<unsigned>(keep_) + 1, ~0U, 0);
+  // Everything from 3 on but the kept ones.
+  unsigned from = 3;
+  for (int k : keep_) {
+    if (k < 3) continue;
+    if (static_cast<unsigned>(k) > from) ::close_range(from, static_cast<unsigned>(k) - 1, 0);
+    from = static_cast<unsigned>(k) + 1;
+  }
+  ::close_range(from, ~0U, 0);
   env_now_.assign(env_ptrs_.begin(), env_ptrs_.end());
   environ = env_now_.data();
   ::umask(umask_);

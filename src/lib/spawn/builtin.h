@@ -50,11 +50,14 @@ void reset_signals_as_exec();
 class WorkerState {
  public:
   explicit WorkerState(int keep);
+  // Another descriptor that stays open from one use to the next (made
+  // for the worker's own purposes, such as control::enable_cache()'s).
+  void keep_too(int fd);
   // False if something could not be put back: the worker should exit.
   bool restore();
 
  private:
-  int keep_;
+  std::vector<int> keep_;  // sorted
   std::vector<std::string> env_;
   // environ as it was: pointers into env_, then a null. Put back by
   // copying it into env_now_ and pointing environ there (a session's
