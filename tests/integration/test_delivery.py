@@ -157,7 +157,9 @@ class DeliveryTest(HomeTestCase):
 
     def free_inodes(self):
         lock = self.home.path("queue", "lock")
-        return {int(n.split(".", 1)[1]) for n in os.listdir(lock) if n.startswith("free.")}
+        # free.<ino>: a message's inode; free-env.<ino>: an envelope's.
+        return {int(n.split(".", 1)[1]) for n in os.listdir(lock)
+                if n.startswith(("free.", "free-env."))}
 
     def test_finished_inodes_are_reused(self):
         """qmail-clean keeps a finished message's inodes (queue/lock/free.*;
@@ -175,6 +177,8 @@ class DeliveryTest(HomeTestCase):
         pool = self.free_inodes()
         first = int(re.search(r"(?m)^new msg (\d+)$", h.log()).group(1))
         self.assertIn(first, pool)  # the mess inode, bytes kept
+        self.assertEqual(len([n for n in os.listdir(h.path("queue", "lock"))
+                              if n.startswith("free-env.")]), 1)  # the envelope's
         self.assertGreater(os.path.getsize(h.path("queue", "lock", "free.%d" % first)), 5000)
         h.inject(b"To: alice@example.test\n\nsecond\n", args=["alice@example.test"])
         self.wait_log(r"^end msg \d+$", count=2)

@@ -60,6 +60,13 @@ Status fsync_dir(const std::string& path) {
   return Status::ok();
 }
 
+namespace {
+
+// A file's bytes (fdatasync), or a directory's entries (fsync; see fs.h).
+int sync_one(int fd, bool file) { return file ? ::fdatasync(fd) : ::fsync(fd); }
+
+}  // namespace
+
 Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs) {
   std::vector<Fd> dir_fds;
   Status first = Status::ok();
@@ -83,8 +90,9 @@ Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::str
     // so it runs concurrently, then each is fsynced in turn. Threads would
     // cost more than they save here (see fs.h).
     for (const Fd* f : files) (void)::sync_file_range(f->get(), 0, 0, SYNC_FILE_RANGE_WRITE);
-    for (int fd : fds)
-      if (::fsync(fd) != 0 && first.is_ok()) first = Status::temp_errno("fsync");
+    for (std::size_t i = 0; i < fds.size(); ++i)
+      if (sync_one(fds[i], i < files.size()) != 0 && first.is_ok())
+        first = Status::temp_errno("fsync");
     return first;
   }
 
@@ -92,7 +100,7 @@ Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::str
   std::atomic<int> failed_errno{0};
   auto worker = [&] {
     for (std::size_t i; (i = next++) < fds.size();)
-      if (::fsync(fds[i]) != 0) {
+      if (sync_one(fds[i], i < files.size()) != 0) {
         int zero = 0;
         failed_errno.compare_exchange_strong(zero, errno);
       }

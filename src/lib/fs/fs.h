@@ -44,8 +44,14 @@ bool dirsync_disabled();
 // threads, no faster). More: every fsync is issued concurrently (up to
 // kMaxParallelSyncs threads), because the disk completes concurrent
 // flushes far faster than many in a row. Directories honour the test
-// switch above. Returns ok when every one succeeded, else the first error
-// (all are attempted).
+// switch above. Files get fdatasync: their bytes and what reading them
+// needs (size, blocks), not their timestamps -- a queue file rewritten in
+// place at the same size (a recycled inode, a recipient list's 'D' mark)
+// then costs one write instead of two (its inode-table block). Directories
+// get a full fsync: on a journalling filesystem fdatasync of a directory
+// need not commit a new entry (ext4 tracks a separate datasync
+// transaction that entry changes do not advance). Returns ok when every
+// one succeeded, else the first error (all are attempted).
 inline constexpr std::size_t kMaxSerialSyncs = 4;
 inline constexpr std::size_t kMaxParallelSyncs = 16;
 Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs);

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "base/strings.h"
 #include "io/io.h"
@@ -66,17 +66,18 @@ std::string ufline(std::string_view sender, std::time_t when) {
 }
 
 Status for_each_chunk(int fd, const std::function<Status(std::string_view)>& sink) {
-  std::vector<char> buf(kChunk);
+  // Not zeroed first: every byte used is read into it.
+  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
   off_t off = 0;
   for (;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+    ssize_t n = ::pread(fd, buf.get(), kChunk, off);
     if (n < 0) {
       if (errno == EINTR) continue;
       return temp_sys("Unable to read message", errno, "4.3.0");
     }
     if (n == 0) return Status::ok();
     off += n;
-    QMAIL_RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<std::size_t>(n))));
+    QMAIL_RETURN_IF_ERROR(sink(std::string_view(buf.get(), static_cast<std::size_t>(n))));
   }
 }
 
@@ -128,16 +129,17 @@ Result<Fd> seekable_message(int fd) {
     if (!tmp.valid()) return temp_sys("Unable to copy message to a temporary file", errno, "4.3.0");
     ::unlink(path.c_str());
   }
-  std::vector<char> buf(kChunk);
+  // Not zeroed first: every byte used is read into it.
+  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), kChunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       return temp_sys("Unable to read message", errno, "4.3.0");
     }
     if (n == 0) break;
     QMAIL_RETURN_IF_ERROR(
-        io::write_all(tmp.get(), std::string_view(buf.data(), static_cast<std::size_t>(n))));
+        io::write_all(tmp.get(), std::string_view(buf.get(), static_cast<std::size_t>(n))));
   }
   return tmp;
 }

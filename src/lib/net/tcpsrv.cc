@@ -368,7 +368,10 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
   for (const std::string& a : opt.program) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   if (builtin) {
-    ::prctl(PR_SET_NAME, "qmail-smtpd");
+    // Once per process: a worker keeps its name from one connection to
+    // the next.
+    static const bool named = ::prctl(PR_SET_NAME, "qmail-smtpd") == 0;
+    (void)named;
     return run_program("qmail-smtpd", static_cast<int>(argv.size() - 1), argv.data(),
                        smtp::smtpd_main);
   }

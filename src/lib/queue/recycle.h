@@ -53,7 +53,13 @@
 
 namespace qmail::queue {
 
+// Two kinds, by the role the file had: a message (with its data blocks,
+// taken for the next message) and an envelope (small, taken for the next
+// envelope). Kept apart, a file is written over at about its old size:
+// an old message cut to an envelope's few bytes freed its blocks, and the
+// next message written into an old envelope allocated them again.
 inline constexpr const char* kFreePrefix = "free.";
+inline constexpr const char* kFreeEnvelopePrefix = "free-env.";
 // qmail-clean keeps at most about this many files in the pool.
 inline constexpr std::size_t kMaxFree = 1024;
 // A finished mess file up to this size goes to the pool as it is.
@@ -78,15 +84,19 @@ class FreePool {
 
  private:
   void list();
+  // The next listed name of `kind` (a prefix above) not yet tried, or
+  // null.
+  const std::string* next(bool envelope);
   std::string dir_;
   bool listed_ = false;
-  std::vector<std::string> names_;
-  std::size_t next_ = 0;
+  std::vector<std::string> names_[2];  // [0] messages, [1] envelopes
+  std::size_t next_[2] = {0, 0};
 };
 
 // qmail-clean's side: removes the name `path`, keeping the inode in the
 // pool when it may be reused (regular file, one link, nobody has it open,
-// the pool is not full), emptied first if `empty_first`. `free_count` is
+// the pool is not full), emptied first if `empty_first` (a message: its
+// pool name is kFreePrefix; else an envelope, kFreeEnvelopePrefix). `free_count` is
 // the caller's estimate of the pool size, updated here. Errors: temp when
 // the name could not be removed.
 Status recycle_or_unlink(const Layout& q, const std::string& path, bool empty_first,

@@ -112,6 +112,9 @@ constexpr int kWorkerSignals[] = {SIGHUP,  SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SI
 
 WorkerState::WorkerState(int keep) : keep_(keep), actions_(NSIG) {
   for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
+  for (std::string& e : env_) env_ptrs_.push_back(e.data());
+  env_ptrs_.push_back(nullptr);
+  env_now_.reserve(env_ptrs_.size());
   char buf[4096];
   cwd_ = ::getcwd(buf, sizeof buf) ? buf : "/";
   umask_ = ::umask(022);
@@ -126,8 +129,8 @@ bool WorkerState::restore() {
   if (null < 0 || ::dup2(null, 0) != 0 || ::dup2(null, 1) != 1) return false;
   if (keep_ > 3) ::close_range(3, static_cast<unsigned>(keep_) - 1, 0);
   ::close_range(static_cast<unsigned>(keep_) + 1, ~0U, 0);
-  ::clearenv();
-  for (std::string& e : env_) ::putenv(e.data());
+  env_now_.assign(env_ptrs_.begin(), env_ptrs_.end());
+  environ = env_now_.data();
   ::umask(umask_);
   for (int sig : kWorkerSignals) ::sigaction(sig, &actions_[sig], nullptr);
   ::sigprocmask(SIG_SETMASK, &mask_, nullptr);

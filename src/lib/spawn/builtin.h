@@ -56,6 +56,12 @@ class WorkerState {
  private:
   int keep_;
   std::vector<std::string> env_;
+  // environ as it was: pointers into env_, then a null. Put back by
+  // copying it into env_now_ and pointing environ there (a session's
+  // setenv may change that copy in place); clearenv and one putenv per
+  // variable cost a scan of the environment each.
+  std::vector<char*> env_ptrs_;
+  std::vector<char*> env_now_;
   std::string cwd_;
   mode_t umask_;
   sigset_t mask_;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <functional>
+#include <memory>
 #include <set>
 
 #include "base/scope_guard.h"
@@ -152,8 +153,50 @@ Status write_cdb(const std::string& cdb_path, const std::vector<AssignLine>& lin
   return fs::fsync_dir(fs::dirname(cdb_path));
 }
 
+namespace {
+
+// The open users/cdb, kept mapped across lookups while the file is the
+// same: a stat per lookup instead of open, fstat, mmap, munmap and close
+// (qmail-lspawn looks up every local delivery). qmail-newu replaces the
+// file by a rename (a new inode); a file written over in place changes
+// its size or modification time.
+struct Cached {
+  std::string path;
+  struct stat st {};
+  std::unique_ptr<cdb::Reader> reader;
+};
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+// The reader for `path`, or null when it does not exist. Errors: temp.
+Result<const cdb::Reader*> open_cached(const std::string& path) {
+  static Cached cache;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    cache.reader.reset();
+    if (errno == ENOENT) return static_cast<const cdb::Reader*>(nullptr);
+    return Status::temp_errno("unable to stat " + path);
+  }
+  if (cache.reader && cache.path == path && same_file(cache.st, st)) return cache.reader.get();
+  cache.reader.reset();
+  QMAIL_ASSIGN_OR_RETURN(auto reader, cdb::Reader::open(path));
+  if (!reader) return static_cast<const cdb::Reader*>(nullptr);
+  // What was mapped is the file stat saw unless it was replaced in
+  // between; then the next lookup sees a difference and maps it again.
+  cache.path = path;
+  cache.st = st;
+  cache.reader = std::move(reader);
+  return cache.reader.get();
+}
+
+}  // namespace
+
 Result<std::optional<Entry>> lookup(const std::string& cdb_path, std::string_view local) {
-  QMAIL_ASSIGN_OR_RETURN(auto reader, cdb::Reader::open(cdb_path));
+  QMAIL_ASSIGN_OR_RETURN(const cdb::Reader* reader, open_cached(cdb_path));
   // Callers fall back to qmail-getpw on ENOENT (users.h).
   if (!reader) return Status::temp_errno("unable to open " + cdb_path, ENOENT);
   const cdb::Reader& cdb = *reader;

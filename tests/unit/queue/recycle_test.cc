@@ -21,6 +21,7 @@ class Recycle : public TempQueue {
     return st.st_ino;
   }
   std::string free_path(ino_t i) { return q_->dir("lock") + "/free." + std::to_string(i); }
+  std::string free_env_path(ino_t i) { return q_->dir("lock") + "/free-env." + std::to_string(i); }
 };
 
 TEST_F(Recycle, AnUnusedFileGoesToThePoolEmptiedOnlyWhenLarge) {
@@ -152,6 +153,47 @@ TEST_F(Recycle, TakeNeverReplacesAnExistingName) {
   EXPECT_TRUE(fsys::exists(free_path(i)));
 }
 
+TEST_F(Recycle, EnvelopesAndMessagesAreTakenForTheirOwnRole) {
+  // An old envelope is taken for the next envelope before any old
+  // message, and never as a message (its blocks would be allocated
+  // again); an old message is what the next message takes.
+  std::string mess = q_->mess(100), env = q_->intd(101);
+  spit(mess, std::string(3000, 'm'));
+  spit(env, bytes("u1\0p2\0Fs\0Tr\0"));
+  ino_t m = ino(mess), e = ino(env);
+  std::size_t n = 0;
+  ASSERT_TRUE(recycle_or_unlink(*q_, mess, true, &n).is_ok());
+  ASSERT_TRUE(recycle_or_unlink(*q_, env, false, &n).is_ok());
+  ASSERT_TRUE(fsys::exists(free_path(m)));
+  ASSERT_TRUE(fsys::exists(free_env_path(e)));
+  EXPECT_EQ(count_free(*q_), 2u);
+  {
+    FreePool pool(*q_);
+    Fd fd;
+    ASSERT_EQ(pool.take(q_->intd(7), fd), FreePool::Take::kTaken);
+    EXPECT_EQ(ino(q_->intd(7)), e);
+  }
+  {
+    FreePool pool(*q_);
+    std::uint64_t id = 0;
+    off_t size = 0;
+    Fd fd;
+    ASSERT_EQ(pool.take_as_message(*q_, &id, &size, fd), FreePool::Take::kTaken);
+    EXPECT_EQ(id, static_cast<std::uint64_t>(m));
+    EXPECT_EQ(size, 3000);
+  }
+  // With only an envelope file left, a message takes nothing.
+  std::string env2 = q_->intd(102);
+  spit(env2, "e");
+  ASSERT_TRUE(recycle_or_unlink(*q_, env2, false, &n).is_ok());
+  FreePool pool(*q_);
+  std::uint64_t id = 0;
+  off_t size = 0;
+  Fd fd;
+  EXPECT_EQ(pool.take_as_message(*q_, &id, &size, fd), FreePool::Take::kNone);
+  EXPECT_EQ(count_free(*q_), 1u);
+}
+
 TEST_F(Recycle, CleanXRecyclesTodoAndMess) {
   std::uint64_t id = 100;
   spit(q_->mess(id), "message");
@@ -163,7 +205,7 @@ TEST_F(Recycle, CleanXRecyclesTodoAndMess) {
   EXPECT_FALSE(fsys::exists(q_->intd(id)));
   EXPECT_FALSE(fsys::exists(q_->mess(id)));
   EXPECT_TRUE(fsys::exists(free_path(m)));
-  EXPECT_TRUE(fsys::exists(free_path(e)));
+  EXPECT_TRUE(fsys::exists(free_env_path(e)));
 }
 
 TEST_F(Recycle, CleanIRecyclesTheEnvelopeAndKeepsTheMessage) {
@@ -176,7 +218,7 @@ TEST_F(Recycle, CleanIRecyclesTheEnvelopeAndKeepsTheMessage) {
   EXPECT_FALSE(fsys::exists(q_->todo(id)));
   EXPECT_FALSE(fsys::exists(q_->intd(id)));
   EXPECT_EQ(slurp(q_->mess(id)), "message");
-  EXPECT_TRUE(fsys::exists(free_path(e)));
+  EXPECT_TRUE(fsys::exists(free_env_path(e)));
   EXPECT_TRUE(clean::handle(*q_, "i100").is_ok());  // again: nothing there
 }
 

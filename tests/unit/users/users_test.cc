@@ -1,5 +1,6 @@
 #include "users/users.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "fs/fs.h"
+#include "io/fd.h"
 
 namespace qmail::users {
 namespace {
@@ -174,6 +176,44 @@ TEST(Lookup, CorruptCdbIsTemp) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_TRUE(r.status().is_temp());
   EXPECT_NE(r.status().err(), ENOENT);
+}
+
+TEST(Lookup, SeesEveryNewVersionOfTheCdb) {
+  // lookup keeps the cdb mapped between calls (qmail-lspawn): a new cdb
+  // renamed over it (qmail-newu), one copied over it in place, and its
+  // removal are each seen by the next lookup.
+  TempDir d;
+  std::string cdb = d.path() + "/cdb";
+  auto one = parse_assign("=a:one:1:1:/one:::\n.\n");
+  auto two = parse_assign("=a:two:2:2:/two:::\n.\n");
+  auto three = parse_assign("=a:three:3:3:/three:::\n.\n");
+  ASSERT_TRUE(write_cdb(cdb, *one).is_ok());
+  auto r = lookup(cdb, "a");
+  ASSERT_TRUE(r.is_ok() && r->has_value());
+  EXPECT_EQ((*r)->user, "one");
+  ASSERT_TRUE(write_cdb(cdb, *two).is_ok());
+  r = lookup(cdb, "a");
+  ASSERT_TRUE(r.is_ok() && r->has_value());
+  EXPECT_EQ((*r)->user, "two");
+  // In place, same inode: cp(1) over it.
+  std::string other = d.path() + "/other";
+  ASSERT_TRUE(write_cdb(other, *three).is_ok());
+  auto bytes = fs::read_file(other, 1 << 20);
+  ASSERT_TRUE(bytes.is_ok());
+  auto before = fs::stat(cdb);
+  {
+    Fd fd(::open(cdb.c_str(), O_WRONLY | O_TRUNC));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(::write(fd.get(), bytes->data(), bytes->size()), static_cast<ssize_t>(bytes->size()));
+  }
+  ASSERT_EQ(fs::stat(cdb)->st_ino, before->st_ino);
+  r = lookup(cdb, "a");
+  ASSERT_TRUE(r.is_ok() && r->has_value());
+  EXPECT_EQ((*r)->user, "three");
+  ASSERT_EQ(::unlink(cdb.c_str()), 0);
+  r = lookup(cdb, "a");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().err(), ENOENT);
 }
 
 TEST(WriteCdb, ReplacesAtomicallyAndLeavesNoTemp) {
