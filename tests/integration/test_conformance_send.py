@@ -4,10 +4,13 @@ sendmail(8) and qmail-users(5), against the real programs in a fresh home
 (root-mode when run as root, as the hidden checks are).
 docs/conformance.md lists what was checked; the tests marked "deviation"
 failed before their fix."""
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
@@ -357,8 +360,9 @@ class Users(unittest.TestCase):
                "+:%s:%d:%d:%s:-::" % (user, uid, gid, b["catch"]),
                "+joe-:%s:%d:%d:%s:-::" % (user, uid, gid, b["wild"]),
                "+joe-list-:%s:%d:%d:%s:-:list-:" % (user, uid, gid, b["longer"]),
-               "=joe:%s:%d:%d:%s:::" % (user, uid, gid, b["exact"]))
-        for name in ("wild", "longer", "catch"):
+               "=joe:%s:%d:%d:%s:::" % (user, uid, gid, b["exact"]),
+               "=Special.One:%s:%d:%d:%s:-:sp:" % (user, uid, gid, b["exact"]))
+        for name in ("wild", "longer", "catch", "exact"):
             dot_qmail(b[name], "default", "|echo \"$EXT|$DEFAULT|$LOCAL\" >> got\n")
         h.start()
 
@@ -389,6 +393,11 @@ class Users(unittest.TestCase):
     def wait_got(self, name, line):
         wait_for(lambda: line in self.got(name), 60, "%r in %s/got (%r)" % (
             line, name, self.got(name)))
+
+    def test_exact_line_with_dash_and_ext(self):
+        # =local:...:homedir:dash:ext: -> homedir/.qmail{dash}{ext}
+        self.deliver("special.one")
+        self.wait_got("exact", "sp|sp|special.one")
 
     def test_wildcard_appends_the_rest_as_ext(self):
         self.deliver("joe-direct")
@@ -565,6 +574,80 @@ class Sendmail(SendBase):
         msg = self.wait_mail(self.joe, n + 1)[n]
         self.assertTrue(msg.startswith(b"Return-Path: <s2@example.org>\n"), msg[:100])
         self.assertRegex(msg, rb"\nFrom: \"?Sender Two\"? <s2@example.org>\n")
+
+
+# Runs splogger in a private mount namespace whose /dev/log is a datagram
+# socket of ours (syslog(3) writes there), and prints what arrived.
+SYSLOG_CATCHER = r"""
+import json, os, socket, subprocess, sys
+subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+subprocess.run(["mount", "-t", "tmpfs", "none", "/dev"], check=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+p = subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(), capture_output=True)
+s.settimeout(0.5)
+got = []
+try:
+    while True:
+        got.append(s.recv(65536).decode("latin-1"))
+except socket.timeout:
+    pass
+print(json.dumps({"code": p.returncode, "out": p.stdout.decode(), "err": p.stderr.decode(),
+                  "got": got}))
+"""
+
+
+@unittest.skipUnless(is_root() and shutil.which("unshare"), "needs root and unshare(1)")
+class Splogger(unittest.TestCase):
+    """splogger(8), the logger qmail-start(8) names: syslog entries with a
+    tag, a timestamp, priorities, folding, '?' for unprintables."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.home = new_home()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.home.cleanup()
+
+    def run_splogger(self, args, data):
+        p = subprocess.run(["unshare", "-m", sys.executable, "-c", SYSLOG_CATCHER,
+                            self.home.bin("splogger"), *args], input=data,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = json.loads(p.stdout)
+        self.assertEqual((r["code"], r["out"], r["err"]), (0, "", ""))
+        out = []
+        for d in r["got"]:
+            m = re.match(r"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+): (.*)$", d, re.S)
+            self.assertTrue(m, d)
+            out.append((int(m.group(1)), m.group(2), m.group(3)))
+        return out
+
+    def test_tag_priorities_and_stamps(self):
+        # deviation: there was no splogger.
+        got = self.run_splogger(["qmail"], b"status: local 0/10 remote 0/20\n\n"
+                                b"warning: trouble\nalert: oh no\x01\xff\n")
+        self.assertEqual([(pri, tag) for pri, tag, _ in got],
+                         [(2 << 3 | 6, "qmail"), (2 << 3 | 4, "qmail"), (2 << 3 | 1, "qmail")])
+        texts = [t for _, _, t in got]
+        for t, want in zip(texts, ["status: local 0/10 remote 0/20", "warning: trouble",
+                                   "alert: oh no??"]):
+            self.assertRegex(t, r"^\d+\.\d{6} " + re.escape(want) + "$")
+
+    def test_default_tag_facility_and_folding(self):
+        line = "x" * 1000
+        got = self.run_splogger(["tagged", "3"], (line + "\n").encode())
+        self.assertEqual(len(got), 2)
+        self.assertEqual(got[0][0], 3 << 3 | 6)
+        m0 = re.match(r"^(\d+\.\d{6}) (x+)$", got[0][2])
+        m1 = re.match(r"^(\d+\.\d{6})\+(x+)$", got[1][2])
+        self.assertTrue(m0 and m1, got)
+        self.assertEqual(m0.group(1), m1.group(1))
+        self.assertEqual(len(m0.group(2)) + len(m1.group(2)), 1000)
+        self.assertLessEqual(len(m0.group(2)), 800)
+        got = self.run_splogger([], b"plain\n")
+        self.assertEqual(got[0][:2], (2 << 3 | 6, "splogger"))
 
 
 if __name__ == "__main__":
