@@ -258,6 +258,17 @@ class Bounces(SendBase):
         self.assertRegex(self.log_since(mark),
                          r"(?m)^info msg \d+: bytes \d+ from <list-@example\.test-@\[\]> ")
 
+    def test_qmail_inject_verp_end_to_end(self):
+        # qmail-inject(8), QMAILINJECT=r: a per-recipient VERP that
+        # qmail-send completes.
+        n = len(messages(self.joe))
+        self.home.run_ok("qmail-inject", ["joe@example.test"], input=b"Subject: verp\n\nb\n",
+                         env=self.home.env(QMAILINJECT="r", QMAILUSER="lists",
+                                           QMAILHOST="example.test"))
+        msg = self.wait_mail(self.joe, n + 1)[n]
+        self.assertTrue(msg.startswith(b"Return-Path: <lists-joe=example.test@example.test>\n"),
+                        msg[:200])
+
     def test_blank_lines_in_a_report(self):
         # deviation: qmail-send marks an empty line inside a report with
         # "/", so only the paragraph's end is an empty line.
@@ -318,6 +329,8 @@ class Signals(SendBase):
         done = log.find("delivery %s: success: did_0+0+1/" % m.group(1))
         self.assertGreater(done, 0, log)
         self.assertTrue(log.endswith("status: exiting\n"), log)
+        # deviation: qmail's status lines say "exitasap" once TERM came.
+        self.assertRegex(log[done:], r"\nstatus: local 0/10 remote 0/20 exitasap\n")
 
 
 class Concurrency(SendBase):

@@ -244,8 +244,10 @@ void Send::flush_log() {
 }
 
 void Send::log_status() {
+  // qmail-log(5): after TERM qmail-send marks its status lines "exitasap".
   logline("status: local " + std::to_string(busy_[0]) + "/" + std::to_string(conc_[0]) +
-          " remote " + std::to_string(busy_[1]) + "/" + std::to_string(conc_[1]));
+          " remote " + std::to_string(busy_[1]) + "/" + std::to_string(conc_[1]) +
+          (g_term ? " exitasap" : ""));
 }
 
 void Send::lost(const char* what) {
