@@ -118,17 +118,18 @@ void LocalJob::run_child(const Command& c) {
   // qmail-lspawn(8): an empty mailbox name is a trash address.
   if (local.empty()) child_fail("Trashed: empty mailbox name.\n", 0);
 
-  // qmail-users(5): addresses are matched case-insensitively.
-  std::string lower = str::lower(local);
+  // qmail-users(5): addresses are matched case-insensitively (lookup and
+  // qmail-getpw lower-case what they look up); the rest after a wildcard
+  // keeps its case, as qmail-lspawn's does.
   std::optional<users::Entry> entry;
-  auto looked = users::lookup(home::path("users/cdb"), lower);
+  auto looked = users::lookup(home::path("users/cdb"), local);
   if (looked.is_ok()) {
     entry = std::move(*looked);
   } else if (looked.status().err() != ENOENT) {
     child_fail("Unable to read users/cdb. (#4.3.0)\n", exitcode::kTemp);
   }
   if (!entry) {
-    auto pw = run_getpw(lower);
+    auto pw = run_getpw(local);
     if (!pw.is_ok())
       child_fail(pw.status().message(), pw.status().is_perm() ? exitcode::kPerm : exitcode::kTemp);
     entry = std::move(*pw);
@@ -168,7 +169,7 @@ std::optional<Job::WorkerJob> LocalJob::worker_job(const Command& c) {
   std::string local, domain;
   split_address(c.recipient, &local, &domain);
   if (local.empty()) return std::nullopt;
-  auto looked = users::lookup(home::path("users/cdb"), str::lower(local));
+  auto looked = users::lookup(home::path("users/cdb"), local);
   if (!looked.is_ok() || !*looked) return std::nullopt;
   const users::Entry* entry = &**looked;
   if (refuse_root_ && entry->uid == 0) return std::nullopt;
