@@ -2,6 +2,7 @@
 versions, the state reset and the plaintext injection discard, and
 relaying for client certificates signed by control/clientca.pem."""
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -181,6 +182,60 @@ class Tls(base.SmtpdTestCase):
                 c.mail("a@b.test")
                 self.assertEqual(c.rcpt("u@elsewhere.test")[0], want, cert)
                 self.assertEqual(c.rcpt("u@example.test")[0], 250, cert)
+
+    def test_worker_keeps_the_context_until_the_certificate_changes(self):
+        """Behind qmail-tcpsrv one reused qmail-smtpd serves STARTTLS on
+        every connection with the context it loaded once, and presents a
+        new certificate at the next connection after servercert.pem is
+        replaced, and after the target of a servercert.pem that is a
+        symbolic link changes (nothing changes in control/ then)."""
+        from qmtplib import Listener as TcpSrv
+        other = tempfile.mkdtemp(prefix="smtpd-certs2-")
+        self.addCleanup(shutil.rmtree, other, True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for name in ("two", "three"):
+            openssl("req", "-x509", *ec, "-keyout", name + ".key", "-out", name + ".crt",
+                    "-days", "2", "-subj", "/CN=%s.example" % name, cwd=other)
+            with open(os.path.join(other, name + ".pem"), "wb") as out:
+                for n in (name + ".crt", name + ".key"):
+                    with open(os.path.join(other, n), "rb") as f:
+                        out.write(f.read())
+
+        def der(path):
+            with open(path) as f:
+                text = f.read()
+            start = text.index("-----BEGIN CERTIFICATE-----")
+            end = text.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
+            return ssl.PEM_cert_to_DER_cert(text[start:end])
+
+        srv = TcpSrv(self.home, "qmail-smtpd", opts=["-v", "-c", "1"])
+        self.addCleanup(srv.stop)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def presented():
+            with smtplib.SMTP("127.0.0.1", srv.port, timeout=30) as c:
+                c.ehlo("client.test")
+                self.assertEqual(c.starttls(context=ctx)[0], 220)
+                return c.sock.getpeercert(binary_form=True)
+
+        served = os.path.join(self.home.path("control"), "servercert.pem")
+        one = der(os.path.join(CERTS, "server.crt"))
+        self.assertEqual(presented(), one)
+        self.assertEqual(presented(), one)
+        shutil.copy(os.path.join(other, "two.pem"), served)
+        self.assertEqual(presented(), der(os.path.join(other, "two.crt")))
+        target = os.path.join(other, "live.pem")
+        shutil.copy(os.path.join(other, "two.pem"), target)
+        os.unlink(served)
+        os.symlink(target, served)
+        self.assertEqual(presented(), der(os.path.join(other, "two.crt")))
+        shutil.copy(os.path.join(other, "three.pem"), target + ".new")
+        os.rename(target + ".new", target)  # a renewal behind the link
+        self.assertEqual(presented(), der(os.path.join(other, "three.crt")))
+        pids = set(re.findall(r"pid (\d+) from", srv.text()))
+        self.assertEqual(len(pids), 1, srv.text())
 
     def test_unusable_certificate_disables_starttls(self):
         self.home.control("servercert.pem", "not a certificate\n")

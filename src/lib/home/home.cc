@@ -127,6 +127,7 @@ std::string strip_trailing(std::string_view s) {
 struct Cache {
   int fd = -1;      // stays open once made (the caller keeps it)
   bool on = false;  // off again when the watch is lost
+  std::uint64_t generation = 0;
   std::map<std::string, std::optional<std::string>, std::less<>> files;
 };
 Cache& cache() {
@@ -179,6 +180,7 @@ int enable_cache() {
   c.fd = fd;
   c.on = true;
   c.files.clear();  // anything read before the watch may be stale
+  ++c.generation;
   return fd;
 }
 
@@ -206,7 +208,16 @@ void revalidate_cache() {
     }
     break;
   }
-  if (changed) c.files.clear();
+  if (changed) {
+    c.files.clear();
+    ++c.generation;
+  }
+}
+
+std::uint64_t cache_generation() {
+  Cache& c = cache();
+  if (!c.on) return ++c.generation;
+  return c.generation;
 }
 
 Result<std::optional<std::string>> read_line(std::string_view name) {

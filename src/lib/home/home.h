@@ -71,6 +71,11 @@ int enable_cache();
 // Drops what was kept if control/ changed since the last call (one
 // non-blocking read). Call before each use that must see current files.
 void revalidate_cache();
+// A number that stays the same only while nothing kept was dropped: what
+// a caller built from control files (a TLS context, say) may be used
+// again while it has not changed. Without a cache it changes at every
+// call.
+std::uint64_t cache_generation();
 
 }  // namespace qmail::control
 

@@ -1,8 +1,11 @@
 #include "smtp/session.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 #include <vector>
 
 #include "addr/smtp_path.h"
@@ -447,6 +450,44 @@ Result<std::uint64_t> load_databytes() {
   return databytes;
 }
 
+namespace {
+
+// The TLS context from control/servercert.pem (and clientca.pem,
+// clientcrl.pem). A reused worker loads it once and shares it with later
+// connections while nothing in control/ changed (control::enable_cache)
+// and the cipher choice is the same; parsing the certificate and key
+// again cost more than the rest of a session. Never kept when one of the
+// files is a symbolic link (a renewed certificate behind a link to
+// /etc/letsencrypt, say, changes nothing in control/).
+Result<tls::ServerContext> server_context(const std::string& cert, const std::string& ciphers) {
+  struct Kept {
+    std::uint64_t generation = 0;
+    std::string ciphers;
+    std::optional<tls::ServerContext> ctx;
+  };
+  static Kept kept;
+  const std::string ca = home::path("control/clientca.pem");
+  const std::string crl = home::path("control/clientcrl.pem");
+  const std::uint64_t generation = control::cache_generation();
+  if (kept.ctx && kept.generation == generation && kept.ciphers == ciphers)
+    return kept.ctx->share();
+  kept.ctx.reset();
+  QMAIL_ASSIGN_OR_RETURN(tls::ServerContext ctx, tls::ServerContext::load(cert, ca, crl, ciphers));
+  bool links = false;
+  for (const std::string* p : {&cert, &ca, &crl}) {
+    struct stat st;
+    if (::lstat(p->c_str(), &st) == 0 && S_ISLNK(st.st_mode)) links = true;
+  }
+  if (!links) {
+    kept.generation = generation;
+    kept.ciphers = ciphers;
+    kept.ctx = ctx.share();
+  }
+  return ctx;
+}
+
+}  // namespace
+
 Result<Config> load_config() {
   Config c;
   // qmail-smtpd(8) smtpgreeting: "Default: me, if that is supplied;
@@ -492,8 +533,7 @@ Result<Config> load_config() {
       QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines("tlsserverciphers"));
       for (const std::string& l : lines) ciphers += (ciphers.empty() ? "" : ":") + l;
     }
-    auto ctx = tls::ServerContext::load(cert, home::path("control/clientca.pem"),
-                                        home::path("control/clientcrl.pem"), ciphers);
+    auto ctx = server_context(cert, ciphers);
     if (ctx.is_ok())
       c.tls = std::make_unique<tls::ServerContext>(std::move(ctx).value());
     else

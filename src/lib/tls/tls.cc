@@ -91,6 +91,11 @@ ServerContext::~ServerContext() {
   if (ctx_) ::SSL_CTX_free(ctx_);
 }
 
+ServerContext ServerContext::share() const {
+  if (ctx_) ::SSL_CTX_up_ref(ctx_);
+  return ServerContext(ctx_);
+}
+
 Result<ServerContext> ServerContext::load(const std::string& cert_path,
                                           const std::string& clientca_path,
                                           const std::string& clientcrl_path,

@@ -48,6 +48,9 @@ class ServerContext {
                                     const std::string& clientcrl_path = "",
                                     const std::string& ciphers = "");
   SSL_CTX* get() const { return ctx_; }
+  // Another handle on the same OpenSSL context (reference counted), for a
+  // process that serves many connections with what it loaded once.
+  ServerContext share() const;
 
  private:
   explicit ServerContext(SSL_CTX* ctx) : ctx_(ctx) {}
