@@ -4,6 +4,7 @@
 
 #include "addr/addr.h"
 #include "home/home.h"
+#include "send/route.h"
 
 namespace qmail::send {
 
@@ -25,7 +26,7 @@ std::string bounce_paragraph(std::string_view recipient, std::string_view report
 
 std::string_view bounce_recipient_of(std::string_view sender) {
   // qmail-send: a VERP sender "owner-@host-@[]" bounces to "owner-@host".
-  if (sender.size() >= 4 && sender.substr(sender.size() - 4) == "-@[]") sender.remove_suffix(4);
+  if (sender.ends_with(kVerpSuffix)) sender.remove_suffix(kVerpSuffix.size());
   return sender;
 }
 

@@ -126,10 +126,8 @@ Route route(const Controls& c, std::string_view recipient) {
 }
 
 std::string verp_sender(std::string_view sender, std::string_view recipient) {
-  constexpr std::string_view kVerp = "-@[]";
-  if (sender.size() < kVerp.size() || sender.substr(sender.size() - kVerp.size()) != kVerp)
-    return std::string(sender);
-  std::string_view owner = sender.substr(0, sender.size() - kVerp.size());  // owner-@host
+  if (!sender.ends_with(kVerpSuffix)) return std::string(sender);
+  std::string_view owner = sender.substr(0, sender.size() - kVerpSuffix.size());  // owner-@host
   std::size_t oat = owner.rfind('@');
   std::size_t rat = recipient.rfind('@');
   if (oat == std::string_view::npos || rat == std::string_view::npos) return std::string(sender);

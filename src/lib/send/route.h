@@ -55,6 +55,10 @@ struct Route {
 // "prepend-user@domain"; everything else is remote.
 Route route(const Controls& c, std::string_view recipient);
 
+// What qmail-inject's QMAILINJECT=r (and qmail-local's VERP owner) puts at
+// the end of a sender: "owner-@host-@[]".
+inline constexpr std::string_view kVerpSuffix = "-@[]";
+
 // The envelope sender qmail-send hands the spawner for one delivery: a VERP
 // sender "owner-@host-@[]" becomes "owner-box=domain@host" for the
 // recipient "box@domain"; any other sender (or a recipient without '@')

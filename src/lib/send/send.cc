@@ -73,21 +73,6 @@ std::string safe(std::string_view s) {
   return out;
 }
 
-// Addresses and delivery reports in log lines, as qmail-send's logsafe
-// writes them (qmail-log(5) readers such as qmailanalog split on spaces):
-// a newline becomes '/', '%' and every byte outside 33..126 become '_'.
-std::string logsafe(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '\n')
-      c = '/';
-    else if (c == '%' || u < 33 || u > 126)
-      c = '_';
-  }
-  return out;
-}
-
 struct Rcpt {
   std::string addr;
   std::size_t offset = 0;
@@ -410,8 +395,8 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
         free_slots[1] -= static_cast<int>(addrs[1].size());
       }
       logline("info msg " + std::to_string(id) + ": bytes " + std::to_string(st->st_size) +
-              " from <" + logsafe(todo->sender) + "> qp " + std::to_string(todo->qp) + " uid " +
-              std::to_string(todo->uid));
+              " from <" + spawn::log_text(todo->sender) + "> qp " + std::to_string(todo->qp) +
+              " uid " + std::to_string(todo->uid));
       Msg m;
       m.id = id;
       m.sender = std::move(todo->sender);
@@ -478,7 +463,7 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   std::vector<std::uint64_t> done;
   for (const Work& w : work) {
     logline("info msg " + std::to_string(w.id) + ": bytes " + std::to_string(w.bytes) + " from <" +
-            logsafe(w.todo.sender) + "> qp " + std::to_string(w.todo.qp) + " uid " +
+            spawn::log_text(w.todo.sender) + "> qp " + std::to_string(w.todo.qp) + " uid " +
             std::to_string(w.todo.uid));
     done.push_back(w.id);
   }
@@ -891,7 +876,7 @@ void Send::start_delivery(Msg& m, int c, std::size_t i) {
   ++busy_[c];
   jobs_[d] = {m.id, c, i};
   logline("starting delivery " + std::to_string(d) + ": msg " + std::to_string(m.id) + " to " +
-          kChanName[c] + " " + logsafe(r.addr));
+          kChanName[c] + " " + spawn::log_text(r.addr));
   log_status();
   outbuf_[c] += spawn::encode(spawn::Command{d, m.id, verp_sender(m.sender, r.addr), r.addr});
   flush_spawn(c);
@@ -914,7 +899,7 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
   Rcpt& r = ch.rcpts[job.rcpt];
   r.busy = false;
   --ch.busy;
-  std::string text = logsafe(rep.text);
+  std::string text = spawn::log_text(rep.text);
   if (m.direct) {
     // Per-recipient checkpoints need files: a success while other
     // recipients are still pending, or any failure or deferral, writes
@@ -952,7 +937,7 @@ void Send::handle_reply(int c, const spawn::Reply& rep) {
         std::string why = rep.text;
         if (!why.empty() && why.back() != '\n') why += '\n';
         why += kGivingUp;
-        logline("delivery " + d + ": failure: " + logsafe(why));
+        logline("delivery " + d + ": failure: " + spawn::log_text(why));
         if (!append_bounce(m, r.addr, why) || !mark_done(m, c, job.rcpt)) ch.deferred = true;
       } else {
         logline("delivery " + d + ": deferral: " + text);

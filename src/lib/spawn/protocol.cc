@@ -168,7 +168,7 @@ std::string log_text(std::string_view report) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c == '\n')
       out += '/';
-    else if (c <= ' ' || c == 127)
+    else if (c == '%' || c <= ' ' || c > 126)
       out += '_';
     else
       out += ch;

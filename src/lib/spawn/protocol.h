@@ -81,8 +81,9 @@ Reply local_result(int wstat, std::string_view output);
 // silent qmail-remote is a temporary failure.
 Reply remote_result(int wstat, std::string_view output);
 
-// qmail-log(5) form of a report: ' ' -> '_', '\n' -> '/', other control
-// bytes -> '_' (so a report stays on one log line).
+// qmail-log(5) form of an address or a report, as qmail-send's logsafe
+// writes it: '\n' -> '/'; ' ', '%', control bytes and bytes past 126 -> '_'
+// (so it stays one field of one log line, as qmailanalog splits them).
 std::string log_text(std::string_view report);
 
 }  // namespace qmail::spawn

@@ -96,6 +96,8 @@ TEST(Protocol, RemoteReports) {
 TEST(Protocol, LogText) {
   EXPECT_EQ(log_text("did 0+0+1\n"), "did_0+0+1/");
   EXPECT_EQ(log_text("a\tb\x01\n\nc"), "a_b_//c");
+  // qmail-send's logsafe: '%' and bytes past 126 too.
+  EXPECT_EQ(log_text("100% sure \xc3\xa9\x7f"), "100__sure____");
 }
 
 TEST(Local, ParseGetpw) {
