@@ -299,6 +299,41 @@ class ListenerTest(unittest.TestCase):
         pids = set(re.findall(r"pid (\d+) from", srv.text()))
         self.assertEqual(len(pids), 1, srv.text())  # one worker served them all
 
+    def test_smtpd_worker_sees_every_morercpthosts_change(self):
+        """A reused qmail-smtpd keeps control/morercpthosts.cdb mapped (and
+        its absence known) between connections, sees a new one from
+        qmail-newmrh and its removal at the next connection, and holds no
+        descriptor for it."""
+        home = Home()
+        self.addCleanup(home.cleanup)
+        env = os.environ.copy()
+        env["QMAILHOME"] = home.dir
+        srv = self.server(["-v", "-c", "1"], service=[home.bin("qmail-smtpd")], env=env)
+
+        def rcpt(domain):
+            n = len(re.findall(r"end \d+ status", srv.text()))
+            got = self.smtp(srv, ["HELO x", "MAIL FROM:<a@b.example>",
+                                  "RCPT TO:<u@%s>" % domain, "QUIT"])
+            self.wait_ends(srv, n + 1)
+            return got[3][:3]
+
+        self.assertEqual(rcpt("more.example"), b"553")
+        self.assertEqual(rcpt("more.example"), b"553")  # the absence, kept
+        with open(home.path("control", "morercpthosts"), "w") as f:
+            f.write("more.example\n.wild.example\n")
+        p = subprocess.run([home.bin("qmail-newmrh")], env=env, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(rcpt("more.example"), b"250")
+        self.assertEqual(rcpt("a.wild.example"), b"250")  # from the kept mapping
+        self.assertEqual(rcpt("other.example"), b"553")
+        pid = int(re.findall(r"pid (\d+) from", srv.text())[-1])
+        fds = [os.readlink("/proc/%d/fd/%s" % (pid, n)) for n in os.listdir("/proc/%d/fd" % pid)]
+        self.assertFalse([t for t in fds if "morercpthosts" in t], fds)
+        os.unlink(home.path("control", "morercpthosts.cdb"))
+        self.assertEqual(rcpt("more.example"), b"553")
+        pids = set(re.findall(r"pid (\d+) from", srv.text()))
+        self.assertEqual(len(pids), 1, srv.text())  # one worker served them all
+
     def test_smtpd_worker_retires_after_100_connections(self):
         srv = self.smtp_server(["-c", "1"])
         for i in range(101):

@@ -12,9 +12,10 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
     if (fd.status().err() == ENOENT) return std::unique_ptr<Reader>();
     return fd.status();
   }
-  std::unique_ptr<Reader> r(new Reader(path, std::move(fd).value()));
-  if (::cdb_init(&r->db_, r->fd_.get()) != 0) return Status::temp_errno("unable to map " + path);
+  std::unique_ptr<Reader> r(new Reader(path));
+  if (::cdb_init(&r->db_, fd->get()) != 0) return Status::temp_errno("unable to map " + path);
   r->mapped_ = true;
+  r->db_.cdb_fd = -1;  // closed below; find() reads the mapping only
   return r;
 }
 

@@ -17,6 +17,9 @@ namespace qmail::cdb {
 class Reader {
  public:
   // Opens and maps `path`. Returns nullptr when the file does not exist.
+  // The descriptor is closed once the file is mapped (lookups use only
+  // the mapping), so a Reader may outlive a close of every descriptor (a
+  // reused worker's).
   // Errors: temp when it exists but cannot be opened or mapped.
   static Result<std::unique_ptr<Reader>> open(const std::string& path);
   ~Reader();
@@ -31,9 +34,8 @@ class Reader {
   const std::string& path() const { return path_; }
 
  private:
-  Reader(std::string path, Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  explicit Reader(std::string path) : path_(std::move(path)) {}
   std::string path_;
-  Fd fd_;
   mutable struct cdb db_ {};
   bool mapped_ = false;
 };

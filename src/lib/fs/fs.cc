@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "io/io.h"
 
@@ -67,7 +70,8 @@ int sync_one(int fd, bool file) { return file ? ::fdatasync(fd) : ::fsync(fd); }
 
 }  // namespace
 
-Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs) {
+Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs,
+                 const std::vector<const Fd*>& named) {
   std::vector<Fd> dir_fds;
   Status first = Status::ok();
   if (!dirsync_disabled()) {
@@ -80,8 +84,11 @@ Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::str
       dir_fds.push_back(std::move(*fd));
     }
   }
+  // Files (fdatasync) first, then the rest (fsync): named files and
+  // directories.
   std::vector<int> fds;
   for (const Fd* f : files) fds.push_back(f->get());
+  for (const Fd* f : named) fds.push_back(f->get());
   for (const Fd& f : dir_fds) fds.push_back(f.get());
   if (fds.empty()) return first;
 
@@ -89,7 +96,8 @@ Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::str
     // Few: the files' data writeback is started for all of them first,
     // so it runs concurrently, then each is fsynced in turn. Threads would
     // cost more than they save here (see fs.h).
-    for (const Fd* f : files) (void)::sync_file_range(f->get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    for (std::size_t i = 0; i < files.size() + named.size(); ++i)
+      (void)::sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
     for (std::size_t i = 0; i < fds.size(); ++i)
       if (sync_one(fds[i], i < files.size()) != 0 && first.is_ok())
         first = Status::temp_errno("fsync");
@@ -118,6 +126,49 @@ Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::str
   for (auto& t : threads) t.join();
   if (first.is_ok() && failed_errno != 0) first = Status::temp_errno("fsync", failed_errno.load());
   return first;
+}
+
+namespace {
+
+// The filesystem type /proc/self/mountinfo gives for device `dev` ("" when
+// not found). Fields: id parent major:minor root mountpoint options
+// [optional fields] - type source super-options.
+std::string mount_type(dev_t dev) {
+  auto text = read_file("/proc/self/mountinfo", 1 << 20);
+  if (!text.is_ok()) return "";
+  std::string want = std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+  std::string_view rest(*text);
+  while (!rest.empty()) {
+    std::size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    // The third field.
+    std::size_t a = line.find(' ');
+    std::size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    std::size_t c = b == std::string_view::npos ? b : line.find(' ', b + 1);
+    if (c == std::string_view::npos || line.substr(b + 1, c - b - 1) != want) continue;
+    std::size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    std::string_view type = line.substr(dash + 3);
+    return std::string(type.substr(0, type.find(' ')));
+  }
+  return "";
+}
+
+}  // namespace
+
+bool fsync_covers_new_name(int fd) {
+  constexpr long kExtMagic = 0xEF53;  // ext2, ext3 and ext4 alike
+  struct statfs sf;
+  struct stat st;
+  if (::fstatfs(fd, &sf) != 0 || sf.f_type != kExtMagic) return false;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) return false;
+  static std::vector<std::pair<dev_t, bool>> known;
+  for (const auto& [dev, yes] : known)
+    if (dev == st.st_dev) return yes;
+  bool yes = mount_type(st.st_dev) == "ext4";
+  if (known.size() < 16) known.emplace_back(st.st_dev, yes);
+  return yes;
 }
 
 Status link(const std::string& from, const std::string& to) {

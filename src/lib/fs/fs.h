@@ -52,9 +52,25 @@ bool dirsync_disabled();
 // need not commit a new entry (ext4 tracks a separate datasync
 // transaction that entry changes do not advance). Returns ok when every
 // one succeeded, else the first error (all are attempted).
+// `named` files get a full fsync (see fsync_covers_new_name).
 inline constexpr std::size_t kMaxSerialSyncs = 4;
 inline constexpr std::size_t kMaxParallelSyncs = 16;
-Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs);
+Status fsync_all(const std::vector<const Fd*>& files, const std::vector<std::string>& dirs,
+                 const std::vector<const Fd*>& named = {});
+
+// Whether a full fsync of this open regular file also makes durable the
+// directory entry that most recently named it (a create, link or rename
+// into a directory), so that the directory needs no fsync of its own.
+// True only on ext4, by the ext4 driver's fsync: without a journal it
+// writes the parent directory of an inode just added to one
+// (ext4_sync_parent); with a journal it commits the transaction that
+// holds the new entry, since that transaction also changed the inode.
+// Not where fsync of a file is documented to leave its name alone (ext2's
+// own driver, and any filesystem we have not read), so false elsewhere.
+// Only for a file with one name, opened by that name or renamed while
+// open: a stale second name could be the parent that is written. The
+// answer per device is read once from /proc/self/mountinfo and kept.
+bool fsync_covers_new_name(int fd);
 
 Status link(const std::string& from, const std::string& to);
 Status rename(const std::string& from, const std::string& to);

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "base/strings.h"
+#include "cdb/reader.h"
 #include "fs/fs.h"
 
 #ifndef QMAIL_DEFAULT_HOME
@@ -129,10 +130,20 @@ struct Cache {
   bool on = false;  // off again when the watch is lost
   std::uint64_t generation = 0;
   std::map<std::string, std::optional<std::string>, std::less<>> files;
+  std::map<std::string, std::shared_ptr<const cdb::Reader>, std::less<>> cdbs;  // null: absent
 };
 Cache& cache() {
   static Cache c;
   return c;
+}
+
+// What the cache may keep: not a symbolic link (a change of its target
+// would not be seen), not a file in a subdirectory (the watch is on
+// control/ alone).
+bool keepable(const std::string& path, std::string_view name) {
+  struct stat st;
+  bool link = ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+  return !link && name.find('/') == std::string_view::npos;
 }
 
 Result<std::optional<std::string>> read_raw(std::string_view name) {
@@ -152,16 +163,25 @@ Result<std::optional<std::string>> read_raw(std::string_view name) {
   }
   if (c.on) {
     // Kept unless a symbolic link (checked after the read: a link made in
-    // between is an event that revalidate_cache() sees).
-    struct stat st;
-    // Nor a file in a subdirectory (the watch is on control/ alone).
-    bool link = ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
-    if (!link && name.find('/') == std::string_view::npos)
-      c.files.emplace(std::string(name), content);
+    // between is an event that revalidate_cache() sees), nor a file in a
+    // subdirectory (the watch is on control/ alone).
+    if (keepable(path, name)) c.files.emplace(std::string(name), content);
   }
   return content;
 }
 }  // namespace
+
+Result<std::shared_ptr<const cdb::Reader>> read_cdb(std::string_view name) {
+  Cache& c = cache();
+  if (c.on) {
+    auto it = c.cdbs.find(name);
+    if (it != c.cdbs.end()) return it->second;
+  }
+  std::string path = home::path("control/" + std::string(name));
+  QMAIL_ASSIGN_OR_RETURN(std::shared_ptr<const cdb::Reader> r, cdb::Reader::open(path));
+  if (c.on && keepable(path, name)) c.cdbs.emplace(std::string(name), r);
+  return r;
+}
 
 int enable_cache() {
   Cache& c = cache();
@@ -180,6 +200,7 @@ int enable_cache() {
   c.fd = fd;
   c.on = true;
   c.files.clear();  // anything read before the watch may be stale
+  c.cdbs.clear();
   ++c.generation;
   return fd;
 }
@@ -210,6 +231,7 @@ void revalidate_cache() {
   }
   if (changed) {
     c.files.clear();
+    c.cdbs.clear();
     ++c.generation;
   }
 }

@@ -5,12 +5,17 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+
+namespace qmail::cdb {
+class Reader;
+}
 
 namespace qmail::home {
 
@@ -56,6 +61,10 @@ Result<std::uint64_t> read_uint(std::string_view name, std::uint64_t def);
 Result<std::optional<std::string>> me();
 // The value of `name`, defaulting to control/me, then to `fallback`.
 Result<std::string> read_line_or_me(std::string_view name, std::string_view fallback);
+
+// The cdb control/<name>, mapped (nullptr when it does not exist); kept
+// like the files above while the cache is on. Errors as cdb::Reader::open.
+Result<std::shared_ptr<const cdb::Reader>> read_cdb(std::string_view name);
 
 // A process that reads the same control files again and again (a reused
 // qmail-smtpd worker: about fifteen system calls per connection) may keep

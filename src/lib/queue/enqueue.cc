@@ -135,6 +135,7 @@ struct Enqueuer::Files {
   std::uint64_t id = 0;
   off_t mess_old = 0;  // a pool file's old size: what the message must cut
   off_t mess_len = 0;  // bytes written
+  bool pooled = false;  // renamed from the pool: mess/<s>/<id> is its one name
   explicit Files(const Layout& q) : pool(q) {}
 };
 
@@ -161,6 +162,7 @@ int Enqueuer::begin(std::string_view received) {
   Fd& mess = files_->mess;
   if (files_->pool.take_as_message(q_, &files_->id, &files_->mess_old, mess) ==
       FreePool::Take::kTaken) {
+    files_->pooled = true;
     remember(g_mess, q_.mess(files_->id));
     return write(received);
   }
@@ -244,10 +246,16 @@ int Enqueuer::commit(const std::function<int(int intd_fd)>& copy_envelope) {
 
   // Before todo/<id> may name them: the message bytes, the mess/<s>/<id>
   // name and the envelope bytes (todo/<id> will be a second name of the
-  // intd inode) must be on disk. The three fsyncs are issued together:
-  // one wait for the disk instead of three.
-  if (!fs::fsync_all({&mess, &intd}, {q_.split_dir("mess", id)}).is_ok())
-    return queue_exit::kWriteError;
+  // intd inode) must be on disk. Where the message file's own fsync
+  // carries its new name (ext4, a pool file renamed to mess/<s>/<id>:
+  // fs::fsync_covers_new_name), mess/<s> needs no fsync of its own: one
+  // flush of the disk's cache fewer. Not for a file made through the pid
+  // file: its fd was opened by the pid/ name, a second name that the
+  // kernel could take for the parent to write.
+  bool by_file = files_->pooled && fs::fsync_covers_new_name(mess.get());
+  Status synced = by_file ? fs::fsync_all({&intd}, {}, {&mess})
+                          : fs::fsync_all({&mess, &intd}, {q_.split_dir("mess", id)});
+  if (!synced.is_ok()) return queue_exit::kWriteError;
   if (::close(mess.release()) != 0) return queue_exit::kWriteError;
   if (::close(intd.release()) != 0) return queue_exit::kWriteError;
 

@@ -33,7 +33,7 @@ Result<RcptHosts> RcptHosts::load() {
   QMAIL_ASSIGN_OR_RETURN(auto lines, control::read_lines_if_any("rcpthosts"));
   if (!lines) return RcptHosts();
   RcptHosts r = from_lines(*lines);
-  QMAIL_ASSIGN_OR_RETURN(r.cdb_, cdb::Reader::open(home::path("control/morercpthosts.cdb")));
+  QMAIL_ASSIGN_OR_RETURN(r.cdb_, control::read_cdb("morercpthosts.cdb"));
   return r;
 }
 
@@ -67,7 +67,11 @@ Result<Recipients> Recipients::open(const std::string& path) {
   return r;
 }
 
-Result<Recipients> Recipients::load() { return open(home::path("control/recipients.cdb")); }
+Result<Recipients> Recipients::load() {
+  Recipients r;
+  QMAIL_ASSIGN_OR_RETURN(r.cdb_, control::read_cdb("recipients.cdb"));
+  return r;
+}
 
 Result<bool> Recipients::accepts(std::string_view local, std::string_view domain) const {
   if (!cdb_) return true;

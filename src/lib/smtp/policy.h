@@ -47,7 +47,7 @@ class RcptHosts {
  private:
   bool supplied_ = false;
   std::unordered_set<std::string> hosts_;
-  std::unique_ptr<cdb::Reader> cdb_;
+  std::shared_ptr<const cdb::Reader> cdb_;
 };
 
 // control/badmailfrom: addresses ("a@b", any case) and "@host" lines.
@@ -104,7 +104,7 @@ class Recipients {
   Result<bool> accepts(std::string_view local, std::string_view domain) const;
 
  private:
-  std::unique_ptr<cdb::Reader> cdb_;
+  std::shared_ptr<const cdb::Reader> cdb_;
 };
 
 // qmail-newmrh(8): compiles HOME/control/morercpthosts into
