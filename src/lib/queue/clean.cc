@@ -29,18 +29,10 @@ Result<bool> remove(const std::string& path) {
 
 bool old(const struct stat& st, std::time_t now) { return st.st_mtime + kOssified < now; }
 
-// recycle_or_unlink with this process's estimate of the pool size,
-// counted at first use and again every kRecount recycles (qmail-queue
-// takes files without telling us).
+// The pool's size as this process knows it (recycle.h).
 Status recycle(const Layout& q, const std::string& path, bool empty_first) {
-  constexpr int kRecount = 256;
-  static std::size_t free_count = 0;
-  static int until_recount = 0;
-  if (until_recount-- <= 0) {
-    free_count = count_free(q);
-    until_recount = kRecount;
-  }
-  return recycle_or_unlink(q, path, empty_first, &free_count);
+  static PoolCount pool;
+  return pool.recycle(q, path, empty_first);
 }
 
 }  // namespace

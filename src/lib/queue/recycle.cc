@@ -157,6 +157,15 @@ std::size_t count_free(const Layout& q) {
   return n;
 }
 
+Status PoolCount::recycle(const Layout& q, const std::string& path, bool empty_first) {
+  if (since_ >= kRecount || (count_ >= kMaxFree && since_ >= kRecountAtCap)) {
+    count_ = count_free(q);
+    since_ = 0;
+  }
+  ++since_;
+  return recycle_or_unlink(q, path, empty_first, &count_);
+}
+
 Status recycle_or_unlink(const Layout& q, const std::string& path, bool empty_first,
                          std::size_t* free_count) {
   if (*free_count < kMaxFree) {

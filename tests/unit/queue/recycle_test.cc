@@ -77,6 +77,38 @@ TEST_F(Recycle, AFullPoolMeansUnlink) {
   EXPECT_TRUE(recycle_or_unlink(*q_, p, true, &n).is_ok());
 }
 
+TEST_F(Recycle, TheCountIsRedoneBeforeTurningAFileAway) {
+  // 1000 files in the pool; qmail-clean counts them at its first recycle.
+  for (std::size_t i = 0; i < 1000; ++i) spit(free_path(1000000 + i), "");
+  PoolCount pc;
+  std::uint64_t next = 100;
+  auto finish_one = [&] {
+    std::string p = q_->mess(next++);
+    spit(p, "m");
+    ino_t i = ino(p);
+    EXPECT_TRUE(pc.recycle(*q_, p, true).is_ok());
+    return fsys::exists(free_path(i));
+  };
+  EXPECT_TRUE(finish_one());
+  EXPECT_EQ(pc.estimate(), 1001u);
+  // qmail-queues take 200 without telling it.
+  for (std::size_t i = 0; i < 200; ++i) ::unlink(free_path(1000000 + i).c_str());
+  // 60 more finish: the estimate passes the cap, but the pool (801 + 60)
+  // does not; every one goes to the pool, none is freed.
+  int kept = 0;
+  for (int i = 0; i < 60; ++i) kept += finish_one();
+  EXPECT_EQ(kept, 60);
+  EXPECT_EQ(count_free(*q_), 861u);
+  // Really full (as a new qmail-clean counts it): the next ones are freed.
+  for (std::size_t i = 0; i < kMaxFree - 861; ++i) spit(free_path(2000000 + i), "");
+  ASSERT_EQ(count_free(*q_), kMaxFree);
+  pc = PoolCount();
+  kept = 0;
+  for (int i = 0; i < 3 * PoolCount::kRecountAtCap; ++i) kept += finish_one();
+  EXPECT_EQ(kept, 0);
+  EXPECT_EQ(count_free(*q_), kMaxFree);
+}
+
 TEST_F(Recycle, TakeMovesAFreeFileForWritingOver) {
   std::string p = q_->mess(100);
   spit(p, "message");
