@@ -505,12 +505,19 @@ class Start(unittest.TestCase):
             p.communicate(timeout=60)
         self.addCleanup(stop)
         self.assertEqual(queue_raw(h, "", ["box@example.test", "box-env@example.test"]), 0)
+        def foo():
+            # The shell makes the file before echo writes into it: wait for
+            # the line, not for the name.
+            try:
+                with open(os.path.join(box, "foo")) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
         wait_for(lambda: os.path.exists(os.path.join(box, "Mailbox")) and
-                 os.path.exists(os.path.join(box, "foo")), 60, "both deliveries")
+                 foo().endswith("\n"), 60, "both deliveries")
         with open(os.path.join(box, "Mailbox"), "rb") as f:
             self.assertTrue(f.read().startswith(b"From MAILER-DAEMON "))
-        with open(os.path.join(box, "foo")) as f:
-            self.assertEqual(f.read(), "from qmail-start\n")
+        self.assertEqual(foo(), "from qmail-start\n")
         def logged():
             if not os.path.exists(out):
                 return ""
