@@ -513,8 +513,14 @@ class Start(unittest.TestCase):
                     return f.read()
             except FileNotFoundError:
                 return ""
-        wait_for(lambda: os.path.exists(os.path.join(box, "Mailbox")) and
-                 foo().endswith("\n"), 60, "both deliveries")
+        def mbox():
+            try:
+                with open(os.path.join(box, "Mailbox"), "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return b""
+        wait_for(lambda: mbox().endswith(b"\n\n") and foo().endswith("\n"), 60,
+                 "both deliveries")
         with open(os.path.join(box, "Mailbox"), "rb") as f:
             self.assertTrue(f.read().startswith(b"From MAILER-DAEMON "))
         self.assertEqual(foo(), "from qmail-start\n")
