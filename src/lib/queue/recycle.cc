@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 #include "base/strings.h"
 #include "fs/fs.h"
@@ -45,8 +46,19 @@ std::uint64_t random_position() {
 
 }  // namespace
 
+FreePool& FreePool::shared(const Layout& q) {
+  static std::unique_ptr<FreePool> pool;
+  if (!pool || pool->dir_ != q.dir("lock")) pool = std::make_unique<FreePool>(q);
+  pool->new_message();
+  return *pool;
+}
+
 void FreePool::list() {
-  listed_ = true;
+  may_list_ = false;
+  for (int k = 0; k < 2; ++k) {
+    names_[k].clear();
+    next_[k] = 0;
+  }
   // A few names are enough for one run (a pid file and an envelope);
   // more only help when other qmail-queues take the first ones. One
   // small getdents64 call: readdir()'s 32 KB buffer made ext4 list (and
@@ -90,8 +102,8 @@ void FreePool::list() {
 }
 
 const std::string* FreePool::next(bool envelope) {
-  if (!listed_) list();
   int k = envelope ? 1 : 0;
+  if (next_[k] >= names_[k].size() && may_list_) list();
   if (next_[k] < names_[k].size()) return &names_[k][next_[k]++];
   return nullptr;
 }

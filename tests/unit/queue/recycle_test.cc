@@ -226,6 +226,44 @@ TEST_F(Recycle, EnvelopesAndMessagesAreTakenForTheirOwnRole) {
   EXPECT_EQ(count_free(*q_), 1u);
 }
 
+TEST_F(Recycle, ASharedPoolKeepsItsListAndListsAgainWhenItRunsOut) {
+  std::size_t n = 0;
+  auto recycle_message = [&](std::uint64_t id) {
+    spit(q_->mess(id), "m");
+    ino_t i = ino(q_->mess(id));
+    EXPECT_TRUE(recycle_or_unlink(*q_, q_->mess(id), true, &n).is_ok());
+    return i;
+  };
+  for (std::uint64_t id : {100, 101, 102}) recycle_message(id);
+  FreePool& pool = FreePool::shared(*q_);
+  EXPECT_EQ(&FreePool::shared(*q_), &pool);  // one per process and queue
+  std::uint64_t id = 0;
+  off_t size = 0;
+  Fd fd;
+  ASSERT_EQ(pool.take_as_message(*q_, &id, &size, fd), FreePool::Take::kTaken);
+  ASSERT_EQ(count_free(*q_), 2u);
+  // Another qmail-queue takes one of the two names this process listed.
+  for (const auto& e : fsys::directory_iterator(q_->dir("lock"))) {
+    if (e.path().filename().string().rfind("free.", 0) == 0) {
+      ASSERT_EQ(::unlink(e.path().c_str()), 0);
+      break;
+    }
+  }
+  // The next message still takes the other one from the kept list.
+  Fd fd2;
+  ASSERT_EQ(FreePool::shared(*q_).take_as_message(*q_, &id, &size, fd2), FreePool::Take::kTaken);
+  EXPECT_EQ(count_free(*q_), 0u);
+  // The list has run out: a later message lists the pool again and finds
+  // what was recycled since.
+  ino_t later = recycle_message(103);
+  Fd fd3;
+  ASSERT_EQ(FreePool::shared(*q_).take_as_message(*q_, &id, &size, fd3), FreePool::Take::kTaken);
+  EXPECT_EQ(id, static_cast<std::uint64_t>(later));
+  // Once per message: with nothing left, nothing more is listed.
+  Fd fd4;
+  EXPECT_EQ(pool.take_as_message(*q_, &id, &size, fd4), FreePool::Take::kNone);
+}
+
 TEST_F(Recycle, CleanXRecyclesTodoAndMess) {
   std::uint64_t id = 100;
   spit(q_->mess(id), "message");
