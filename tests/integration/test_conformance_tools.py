@@ -167,6 +167,20 @@ class CommandEnvironment(unittest.TestCase):
         env = self.deliver("t3", "bob@remote.test", "joe-t3@example.test")
         self.assertEqual(env["NEWSENDER"], "joe-t3-owner@example.test")
 
+    def test_sender_that_needs_quotes(self):
+        # deviation: RPLINE (and the Return-Path line of mbox and maildir
+        # deliveries) carried the sender as stored, `<a b@remote.test>`;
+        # qmail-local quotes a local part that is no dot-atom, as qmail's
+        # quote2 does. UFLINE turns spaces into dashes.
+        env = self.deliver("t1", "a b@remote.test", "joe-t1@example.test")
+        self.assertEqual(env["SENDER"], "a b@remote.test")
+        self.assertEqual(env["RPLINE"], 'Return-Path: <"a b"@remote.test>\n')
+        self.assertTrue(env["UFLINE"].startswith("From a-b@remote.test "), env["UFLINE"])
+        env = self.deliver("t1", 'x"y@remote.test', "joe-t1@example.test")
+        self.assertEqual(env["RPLINE"], 'Return-Path: <"x\\"y"@remote.test>\n')
+        env = self.deliver("t1", "#@[]", "joe-t1@example.test")
+        self.assertEqual(env["RPLINE"], "Return-Path: <#@[]>\n")
+
     def test_virtual_domain(self):
         # The recipient a .qmail program sees is the rewritten one
         # (prepend-user@domain), as qmail-send hands it to qmail-local.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "addr/addr.h"
 #include "base/strings.h"
 #include "io/io.h"
 
@@ -38,7 +39,11 @@ std::string dtline(std::string_view recipient) {
   return "Delivered-To: " + one_line(recipient) + "\n";
 }
 
-std::string rpline(std::string_view sender) { return "Return-Path: <" + one_line(sender) + ">\n"; }
+std::string rpline(std::string_view sender) {
+  // As qmail-local writes it: the local part quoted when it is no
+  // dot-atom (`"a b"@host`), the null sender left empty.
+  return "Return-Path: <" + one_line(addr::quote(sender)) + ">\n";
+}
 
 std::string asctime_gmt(std::time_t when) {
   struct tm tm;

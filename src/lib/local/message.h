@@ -17,7 +17,8 @@ namespace qmail::local {
 // "Delivered-To: <recipient>\n" (DTLINE). Newlines inside are replaced by
 // '_' so the line stays one header field.
 std::string dtline(std::string_view recipient);
-// "Return-Path: <sender>\n" (RPLINE), newlines replaced the same way.
+// "Return-Path: <sender>\n" (RPLINE), the local part of sender quoted when
+// it is no dot-atom (addr::quote), newlines replaced the same way.
 std::string rpline(std::string_view sender);
 // mbox(5) From_ line (UFLINE): "From " sender " " asctime-date "\n"; an
 // empty sender becomes MAILER-DAEMON; spaces, tabs and newlines in the
