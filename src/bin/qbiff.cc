@@ -11,6 +11,7 @@
 #include "base/exit_codes.h"
 #include "base/run_program.h"
 #include "local/header.h"
+#include "local/helpers.h"
 #include "local/notify.h"
 
 namespace {
@@ -30,7 +31,11 @@ int body(std::span<char*>) {
     return qmail::exitcode::kOk;
   }
   const char* sender = std::getenv("SENDER");
-  auto header = qmail::local::read_header(0);
+  // The message may come on a pipe (`qbiff < message` or `cat | qbiff`),
+  // not only on the seekable file qmail-local gives.
+  auto msg = qmail::local::message_on_stdin();
+  if (!msg.is_ok()) return qmail::exitcode::kOk;
+  auto header = qmail::local::read_header(msg->get());
   if (!header.is_ok()) return qmail::exitcode::kOk;
   const std::string notice = qmail::local::biff_notice(sender ? sender : "", *header);
   ::setutxent();
