@@ -22,6 +22,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PF_USER = "benchpf"
 OURS_USER = "bench"
+OURS_ROOT_USER = "benchq"  # the mailbox's owner in a root-mode home (--root-home)
 MESSAGE_BYTES = 2048
 STALL_SECONDS = 60.0
 SYSCALLS = ("fsync,fdatasync,sync_file_range,sync,syncfs,msync,"
@@ -464,8 +465,9 @@ class Postfix(System):
 class Ours(System):
     name = "ours"
 
-    def __init__(self, work, build_dir):
+    def __init__(self, work, build_dir, root_home=False):
         self.build = build_dir
+        self.root_home = root_home
         self.dir = os.path.join(work, "qmail")
         self.logfile = os.path.join(work, "qmail-send.log")
         self.rcpt = OURS_USER
@@ -474,8 +476,12 @@ class Ours(System):
         self.strace_proc = None
 
     def setup(self):
-        run([os.path.join(self.build, "qmail-setup"), "--single-user", self.dir],
-            capture_output=True)
+        """A single-user home (everything runs as the invoking user), or
+        with root_home a root-mode home: qmail's own users, a setuid
+        qmail-queue that qmail-smtpd (as qmaild) must exec for every
+        message, and deliveries as the system user OURS_ROOT_USER."""
+        run([os.path.join(self.build, "qmail-setup")] +
+            ([] if self.root_home else ["--single-user"]) + [self.dir], capture_output=True)
         os.chmod(os.path.dirname(self.dir), 0o755)
         run([self.bin("config-fast"), "bench.local"], env=self.env(), capture_output=True)
         uhome = os.path.join(self.dir, "mailboxes", OURS_USER)
@@ -483,6 +489,16 @@ class Ours(System):
         self.maildir = os.path.join(uhome, "Maildir")
         run([self.bin("maildirmake"), self.maildir], env=self.env(), capture_output=True)
         pw = pwd.getpwuid(os.getuid())
+        if self.root_home:
+            try:
+                pw = pwd.getpwnam(OURS_ROOT_USER)
+            except KeyError:
+                run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                     "--shell", "/usr/sbin/nologin", OURS_ROOT_USER])
+                pw = pwd.getpwnam(OURS_ROOT_USER)
+            for root, dirs, _files in os.walk(uhome):
+                for d in [root] + [os.path.join(root, x) for x in dirs]:
+                    os.chown(d, pw.pw_uid, pw.pw_gid)
         with open(os.path.join(self.dir, "users", "assign"), "w") as f:
             f.write("=%s:%s:%d:%d:%s:::\n.\n" % (OURS_USER, pw.pw_name, pw.pw_uid,
                                                   pw.pw_gid, uhome))
@@ -490,6 +506,15 @@ class Ours(System):
 
     def bin(self, prog):
         return os.path.join(self.dir, "bin", prog)
+
+    def ids(self, name):
+        """(uid, gid) of one of the home's users from HOME/users/ids."""
+        with open(os.path.join(self.dir, "users", "ids")) as f:
+            for line in f:
+                parts = line.strip().split(":")
+                if len(parts) == 3 and parts[0] == name:
+                    return int(parts[1]), int(parts[2])
+        die("no %s in %s/users/ids" % (name, self.dir))
 
     def env(self):
         return dict(os.environ, QMAILHOME=self.dir)
