@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -46,6 +48,7 @@ class SubmissionTest : public ::testing::Test {
     std::ofstream(script_) << "#!/bin/sh\n"
                               "[ -n \"$EARLY\" ] && exit \"$CODE\"\n"
                               "[ -e /proc/$$/fd/77 ] && echo leaked > \"$OUT/leak\"\n"
+                              "grep -E '^Sig(Ign|Blk)' /proc/$$/status > \"$OUT/sig\"\n"
                               "cat > \"$OUT/msg\" || exit 54\n"
                               "cat <&1 > \"$OUT/env.tmp\" || exit 54\n"
                               "[ -s \"$OUT/env.tmp\" ] || exit 91\n"
@@ -172,6 +175,28 @@ TEST_F(SubmissionTest, ChildInheritsNoStrayDescriptors) {
   ASSERT_TRUE(code.is_ok());
   EXPECT_EQ(*code, 0);
   EXPECT_FALSE(fsys::exists(dir_ / "leak"));
+}
+
+TEST_F(SubmissionTest, ChildGetsDefaultSigpipeAndNoBlockedSignals) {
+  // The caller ignores SIGPIPE (SetUp, as run_program) and blocks SIGUSR1.
+  sigset_t usr1, old;
+  ::sigemptyset(&usr1);
+  ::sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(::sigprocmask(SIG_BLOCK, &usr1, &old), 0);
+  auto s = Submission::start();
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(s.is_ok());
+  auto code = s->finish("a@b", {"c@d"});
+  ASSERT_TRUE(code.is_ok());
+  EXPECT_EQ(*code, 0);
+  std::string sig = slurp(dir_ / "sig");
+  auto mask = [&](const char* name) {
+    auto at = sig.find(name);
+    EXPECT_NE(at, std::string::npos) << sig;
+    return std::stoull(sig.substr(at + std::strlen(name)), nullptr, 16);
+  };
+  EXPECT_EQ(mask("SigBlk:"), 0u) << sig;
+  EXPECT_EQ(mask("SigIgn:") & (1ull << (SIGPIPE - 1)), 0u) << sig;
 }
 
 TEST_F(SubmissionTest, ChildSeesOnlyItsOwnPipesOnZeroAndOne) {
