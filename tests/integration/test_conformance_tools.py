@@ -426,8 +426,6 @@ class ConfigFast(unittest.TestCase):
 class Limits(unittest.TestCase):
     """qmail-limits(7) where it can be seen from outside."""
 
-    @unittest.skip("deviation left for the lead: the report is cut in src/lib/spawn/spawner.cc "
-                   "(drain) without qmail-lspawn's note; see docs/conformance.md, fourth sweep")
     def test_long_report_is_truncated_with_a_note(self):
         # qmail-limits(7) 3: qmail-lspawn truncates an overly long error
         # report from a delivery program and appends a note saying so

@@ -97,7 +97,13 @@ Result<std::optional<Reply>> Decoder::next_reply() {
 
 Reply local_result(int wstat, std::string_view output) {
   Reply r;
-  r.text = std::string(output.substr(0, kMaxReport));
+  // qmail-limits(7): a report too long for qmail-lspawn is cut, and says
+  // so (the spawner keeps one byte past kMaxReport to tell).
+  static constexpr std::string_view kTooLong = "\nError report too long, sorry.\n";
+  if (output.size() > kMaxReport)
+    r.text = std::string(output.substr(0, kMaxReport - kTooLong.size())) + std::string(kTooLong);
+  else
+    r.text = std::string(output);
   if (!WIFEXITED(wstat)) {
     r.result = 'Z';
     if (r.text.empty()) r.text = "qmail-local crashed.\n";

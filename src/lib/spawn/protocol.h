@@ -72,6 +72,8 @@ class Decoder {
 // qmail-local(8) exit codes: 0 success; 100 and the sysexits 64, 65, 70,
 // 76, 77, 78 and 112 permanent; anything else (111, signals) temporary.
 // `wstat` is a waitpid status; `output` the report the child printed.
+// Output longer than kMaxReport is cut and ends in "Error report too
+// long, sorry." (qmail-limits(7)).
 Reply local_result(int wstat, std::string_view output);
 
 // qmail-remote(8): recipient reports r/h/s then a message report K/Z/D,

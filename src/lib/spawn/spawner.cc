@@ -100,7 +100,8 @@ bool drain(Child& ch) {
   for (;;) {
     ssize_t n = ::read(ch.out.get(), buf, sizeof buf);
     if (n > 0) {
-      std::size_t room = kMaxReport > ch.report.size() ? kMaxReport - ch.report.size() : 0;
+      // One byte past kMaxReport: enough to tell a report that was cut.
+      std::size_t room = kMaxReport + 1 > ch.report.size() ? kMaxReport + 1 - ch.report.size() : 0;
       ch.report.append(buf, std::min(room, static_cast<std::size_t>(n)));
       continue;
     }

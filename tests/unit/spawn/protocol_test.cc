@@ -69,6 +69,16 @@ TEST(Protocol, LocalExitCodes) {
   EXPECT_EQ(r.text, "qmail-local crashed.\n");
 }
 
+TEST(Protocol, ALocalReportTooLongIsCutWithANote) {
+  std::string exact(kMaxReport, 'x');
+  EXPECT_EQ(local_result(exited(100), exact).text, exact);
+  Reply r = local_result(exited(100), std::string(kMaxReport + 1, 'x'));
+  EXPECT_EQ(r.result, 'D');
+  EXPECT_EQ(r.text.size(), kMaxReport);
+  EXPECT_EQ(r.text.substr(r.text.size() - 31), "\nError report too long, sorry.\n");
+  EXPECT_EQ(r.text.substr(0, 10), "xxxxxxxxxx");
+}
+
 TEST(Protocol, RemoteReports) {
   struct Case {
     std::string out;
