@@ -133,8 +133,8 @@ struct Enqueuer::Files {
   FreePool& pool;
   Fd mess;
   std::uint64_t id = 0;
-  off_t mess_old = 0;  // a pool file's old size: what the message must cut
-  off_t mess_len = 0;  // bytes written
+  off_t mess_old = 0;   // a pool file's old size: what the message must cut
+  off_t mess_len = 0;   // bytes written
   bool pooled = false;  // renamed from the pool: mess/<s>/<id> is its one name
   explicit Files(const Layout& q) : pool(FreePool::shared(q)) {}
 };
