@@ -265,6 +265,17 @@ def walk_files(d):
     return n
 
 
+def system_user(name):
+    """The passwd entry of system user `name`, made (no home, no shell) if
+    missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", name])
+        return pwd.getpwnam(name)
+
+
 class System:
     name = "?"
 
@@ -345,12 +356,7 @@ class Postfix(System):
         """Writes the private instance's configuration. smtpd_port: also run
         smtpd on 127.0.0.1:smtpd_port (the package's port-25 services stay
         off); params: main.cf settings added or overriding the defaults."""
-        try:
-            pw = pwd.getpwnam(PF_USER)
-        except KeyError:
-            run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                 "--shell", "/usr/sbin/nologin", PF_USER])
-            pw = pwd.getpwnam(PF_USER)
+        pw = system_user(PF_USER)
         self.home = os.path.join(self.work, "home")
         run(["usermod", "--home", self.home, PF_USER])
         self.maildir = os.path.join(self.home, "Maildir")
@@ -490,12 +496,7 @@ class Ours(System):
         run([self.bin("maildirmake"), self.maildir], env=self.env(), capture_output=True)
         pw = pwd.getpwuid(os.getuid())
         if self.root_home:
-            try:
-                pw = pwd.getpwnam(OURS_ROOT_USER)
-            except KeyError:
-                run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                     "--shell", "/usr/sbin/nologin", OURS_ROOT_USER])
-                pw = pwd.getpwnam(OURS_ROOT_USER)
+            pw = system_user(OURS_ROOT_USER)
             for root, dirs, _files in os.walk(uhome):
                 for d in [root] + [os.path.join(root, x) for x in dirs]:
                     os.chown(d, pw.pw_uid, pw.pw_gid)

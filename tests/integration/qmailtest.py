@@ -247,6 +247,40 @@ class Home:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def conformance_home():
+    """A fresh home as the black-box checks use one: root-mode when run as
+    root, single-user otherwise."""
+    return Home(single_user=not is_root())
+
+
+def queue_raw(home, sender, recipients, message):
+    """Queues `message` with the home's qmail-queue and the envelope as
+    given (no rewriting by qmail-inject); returns qmail-queue's exit code."""
+    r, w = os.pipe()
+    env = b"F" + sender.encode() + b"\0" + b"".join(b"T" + x.encode() + b"\0"
+                                                    for x in recipients) + b"\0"
+    os.write(w, env)
+    os.close(w)
+    proc = subprocess.Popen([home.bin("qmail-queue")], stdin=subprocess.PIPE, stdout=r,
+                            env=home.env())
+    # qmail-queue reads the envelope from descriptor 1.
+    proc.stdin.write(message)
+    proc.stdin.close()
+    code = proc.wait(60)
+    os.close(r)
+    return code
+
+
+def assign(home, *lines):
+    """Adds users/assign lines (before the final ".") and runs qmail-newu."""
+    path = home.path("users", "assign")
+    with open(path) as f:
+        old = [l for l in f.read().splitlines() if l and l != "."]
+    with open(path, "w") as f:
+        f.write("\n".join(old + list(lines)) + "\n.\n")
+    home.run_ok("qmail-newu")
+
+
 class HomeTestCase(unittest.TestCase):
     """A TestCase with a fresh single-user home per test in self.home."""
     single_user = True

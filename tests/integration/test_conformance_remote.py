@@ -15,7 +15,8 @@ import tempfile
 import threading
 import unittest
 
-from qmailtest import Home, is_root
+import qmailtest
+from qmailtest import is_root
 from qmtplib import ns, qmqp_package, qmtp_package, read_ns
 from test_listener import SERVICE, TCPRULES, Server
 from test_remote import Sink, make_certs, records
@@ -23,8 +24,7 @@ from test_remote import Sink, make_certs, records
 MSG = b"Subject: conformance\n\nbody\n"
 
 
-def new_home():
-    return Home(single_user=not is_root())
+new_home = qmailtest.conformance_home
 
 
 def cdb_records(path):

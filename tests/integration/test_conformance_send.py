@@ -14,31 +14,17 @@ import sys
 import time
 import unittest
 
-from qmailtest import Home, is_root, wait_for
+import qmailtest
+from qmailtest import is_root, wait_for
 
 MSG = b"Subject: conformance\n\nbody\n"
 
 
-def new_home():
-    return Home(single_user=not is_root())
+new_home = qmailtest.conformance_home
 
 
 def queue_raw(home, sender, recipients, message=MSG):
-    """Queues `message` with qmail-queue and the envelope as given (no
-    rewriting by qmail-inject); returns qmail-queue's exit code."""
-    r, w = os.pipe()
-    env = b"F" + sender.encode() + b"\0" + b"".join(b"T" + x.encode() + b"\0"
-                                                    for x in recipients) + b"\0"
-    os.write(w, env)
-    os.close(w)
-    proc = subprocess.Popen([home.bin("qmail-queue")], stdin=subprocess.PIPE, stdout=r,
-                            env=home.env())
-    # qmail-queue reads the envelope from descriptor 1.
-    proc.stdin.write(message)
-    proc.stdin.close()
-    code = proc.wait(60)
-    os.close(r)
-    return code
+    return qmailtest.queue_raw(home, sender, recipients, message)
 
 
 def messages(box):
@@ -53,14 +39,7 @@ def messages(box):
     return out
 
 
-def assign(home, *lines):
-    """Adds users/assign lines (before the final ".") and runs qmail-newu."""
-    path = home.path("users", "assign")
-    with open(path) as f:
-        old = [l for l in f.read().splitlines() if l and l != "."]
-    with open(path, "w") as f:
-        f.write("\n".join(old + list(lines)) + "\n.\n")
-    home.run_ok("qmail-newu")
+assign = qmailtest.assign
 
 
 def wildcard(home, prefix, box, pre=""):
