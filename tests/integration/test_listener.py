@@ -235,7 +235,9 @@ class ListenerTest(unittest.TestCase):
         """A child running our qmail-smtpd serves the next connection too,
         with nothing of the last one: the rules' RELAYCLIENT for 127.0.0.2
         does not reach 127.0.0.1's session, and between connections it
-        holds only /dev/null, stderr and its socket to the listener."""
+        holds only /dev/null, stderr, its socket to the listener, its watch
+        on control/ and the descriptor kept for a serving qmail-queue's
+        channel (/dev/null while none runs: queue/serve.h)."""
         cdb = self.rules('127.0.0.2:allow,RELAYCLIENT=""\n:allow\n')
         srv = self.smtp_server(["-x", cdb, "-c", "1"])
         rcpt = ["HELO x", "MAIL FROM:<a@b.example>", "RCPT TO:<c@elsewhere.example>", "QUIT"]
@@ -247,11 +249,12 @@ class ListenerTest(unittest.TestCase):
                for n in os.listdir("/proc/%d/fd" % pid)}
         self.assertEqual(fds.get(0), "/dev/null", fds)
         self.assertEqual(fds.get(1), "/dev/null", fds)
-        # Its socket to the listener and its watch on control/.
+        # Its socket to the listener, its watch on control/ and the slot.
         others = sorted(t for n, t in fds.items() if n > 2)
-        self.assertEqual(len(others), 2, fds)
-        self.assertEqual(others[0], "anon_inode:inotify", fds)
-        self.assertTrue(others[1].startswith("socket:"), fds)
+        self.assertEqual(len(others), 3, fds)
+        self.assertEqual(others[0], "/dev/null", fds)
+        self.assertEqual(others[1], "anon_inode:inotify", fds)
+        self.assertTrue(others[2].startswith("socket:"), fds)
         got = self.smtp(srv, rcpt, source="127.0.0.1")
         self.assertTrue(got[3].startswith(b"553 "), got)  # not relayed
         self.wait_ends(srv, 2)

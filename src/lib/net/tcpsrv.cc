@@ -28,6 +28,7 @@
 #include "io/io.h"
 #include "net/net.h"
 #include "priv/priv.h"
+#include "queue/inject.h"
 #include "smtp/main.h"
 #include "spawn/builtin.h"
 #include "tcprules/rules.h"
@@ -403,17 +404,26 @@ constexpr std::chrono::seconds kWorkerIdle{30};
   // The same control files for every connection: read once, and again
   // only after a change (home.h).
   state.keep_too(control::enable_cache());
+  // One qmail-queue for all the messages of all its connections, where
+  // qmail-queue is setuid (queue/serve.h).
+  state.keep_too(queue::Submission::enable_server());
+  // A serving qmail-queue ends with its caller; reaped here, not left to
+  // whoever inherits it.
+  auto leave = [](int code) {
+    queue::Submission::stop_server();
+    ::_exit(code);
+  };
   for (unsigned served = 1;; ++served) {
     control::revalidate_cache();
     int code = run_connection(opt, std::move(conn), true);
-    if (!state.restore()) ::_exit(111);
+    if (!state.restore()) leave(111);
     unsigned char result = static_cast<unsigned char>(code);
-    if (::write(c, &result, 1) != 1) ::_exit(0);
+    if (::write(c, &result, 1) != 1) leave(0);
     // Leaving with the last connection's code: reaped before its byte is
     // read, the wait status logs the same.
-    if (served >= kWorkerSessions) ::_exit(code);
+    if (served >= kWorkerSessions) leave(code);
     std::vector<Fd> got;
-    if (!io::recv_with_fds(c, 1, &got) || got.size() != 1) ::_exit(0);
+    if (!io::recv_with_fds(c, 1, &got) || got.size() != 1) leave(0);
     conn = std::move(got[0]);
   }
 }
@@ -425,6 +435,8 @@ Status serve(const Options& opt) {
   QMAIL_ASSIGN_OR_RETURN(net::Endpoint at, net::parse_ip(opt.host, port));
   QMAIL_ASSIGN_OR_RETURN(Fd listener, net::listen_tcp(at, opt.backlog));
   QMAIL_ASSIGN_OR_RETURN(net::Endpoint bound, net::local_endpoint(listener.get()));
+  // While we may still read it: a setuid qmail-queue is mode 4711.
+  queue::Submission::recognize_queue_program();
   if (opt.uid || opt.gid) {
     QMAIL_RETURN_IF_ERROR(priv::become(opt.uid.value_or(::getuid()), opt.gid.value_or(::getgid())));
   }

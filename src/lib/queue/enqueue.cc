@@ -106,27 +106,6 @@ int sync_dir(const std::string& dir) {
   return fs::fsync_dir(dir).is_ok() ? 0 : queue_exit::kWriteError;
 }
 
-// Checks envelope bytes as they arrive and copies its records (without
-// the final NUL) to the intd file. Returns 0 at the end of the envelope,
-// -1 when more is wanted (input that ends there is qmail-queue's read
-// error, 54, as in qmail), or an exit code.
-int feed_envelope(EnvelopeParser& parser, std::string_view chunk, int out) {
-  std::size_t used = parser.feed(chunk);
-  if (parser.done()) --used;  // the terminating NUL is not stored
-  if (parser.error() == EnvelopeParser::Error::kNone) {
-    if (int rc = write_all(out, chunk.substr(0, used))) return rc;
-  }
-  switch (parser.error()) {
-    case EnvelopeParser::Error::kTooLong:
-      return queue_exit::kAddressTooLong;
-    case EnvelopeParser::Error::kFormat:
-      return queue_exit::kEnvelopeFormat;
-    case EnvelopeParser::Error::kNone:
-      break;
-  }
-  return parser.done() ? 0 : -1;
-}
-
 }  // namespace
 
 struct Enqueuer::Files {
@@ -272,6 +251,23 @@ int Enqueuer::commit(const std::function<int(int intd_fd)>& copy_envelope) {
   // removing anything: a duplicate is better than a loss.
   if (int rc = sync_dir(q_.dir("todo"))) return rc;
   return queue_exit::kOk;
+}
+
+int feed_envelope(EnvelopeParser& parser, std::string_view chunk, int out) {
+  std::size_t used = parser.feed(chunk);
+  if (parser.done()) --used;  // the terminating NUL is not stored
+  if (parser.error() == EnvelopeParser::Error::kNone) {
+    if (int rc = write_all(out, chunk.substr(0, used))) return rc;
+  }
+  switch (parser.error()) {
+    case EnvelopeParser::Error::kTooLong:
+      return queue_exit::kAddressTooLong;
+    case EnvelopeParser::Error::kFormat:
+      return queue_exit::kEnvelopeFormat;
+    case EnvelopeParser::Error::kNone:
+      break;
+  }
+  return parser.done() ? 0 : -1;
 }
 
 int Enqueuer::commit(std::string_view envelope) {

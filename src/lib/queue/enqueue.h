@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "home/home.h"
+#include "queue/envelope.h"
 #include "queue/layout.h"
 
 namespace qmail::queue {
@@ -80,6 +81,13 @@ class Enqueuer {
 // inputs: memory use does not depend on the message or envelope size.
 // Does not poke the trigger (see pull_trigger).
 int enqueue(const Layout& q, const EnqueueRequest& req);
+
+// For Enqueuer::commit's `copy_envelope`: checks envelope bytes as they
+// arrive and copies its records (without the final NUL) to `intd_fd`.
+// Returns 0 at the end of the envelope, -1 when more is wanted (input
+// that ends there is qmail-queue's read error, 54, as in qmail), or an
+// exit code.
+int feed_envelope(EnvelopeParser& parser, std::string_view chunk, int intd_fd);
 
 // Arms SIGALRM for `seconds`: when it fires, the files of the enqueue() in
 // progress (pid, mess, intd) are removed and the process exits 52

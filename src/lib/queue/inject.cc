@@ -19,6 +19,7 @@
 #include "queue/enqueue.h"
 #include "queue/layout.h"
 #include "queue/main.h"
+#include "queue/serve.h"
 #include "spawn/builtin.h"
 
 namespace qmail::queue {
@@ -64,43 +65,6 @@ using queue_exit::kExecFailed;
   ::_exit(kExecFailed);
 }
 
-// qmail-queue started without a copy of the caller's memory: posix_spawn
-// (a vfork-like clone) with what exec_child does as its file actions and
-// attributes. fork() copied the page tables of a qmail-smtpd worker for
-// every message, and the exec then tore the copy down again (clone,
-// copy-on-write faults and exec were 9% of all samples of SMTP in with a
-// root-mode home, where qmail-queue is setuid and always exec'd). Returns
-// the pid, or -1 when posix_spawn fails (the caller then forks as before,
-// so a program that cannot be run still makes its child exit 120).
-pid_t spawn_child(const char* prog, int msg_fd, int env_fd) {
-  // Above 2 first, so that the dup2s onto 0 and 1 cannot clobber each other.
-  Fd m(::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3)), e(::fcntl(env_fd, F_DUPFD_CLOEXEC, 3));
-  if (!m.valid() || !e.valid()) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  if (::posix_spawn_file_actions_init(&fa) != 0) return -1;
-  if (::posix_spawnattr_init(&attr) != 0) {
-    ::posix_spawn_file_actions_destroy(&fa);
-    return -1;
-  }
-  sigset_t none, pipe;
-  ::sigemptyset(&none);
-  ::sigemptyset(&pipe);
-  ::sigaddset(&pipe, SIGPIPE);  // run_program ignores it; qmail-queue gets the default
-  bool ok = ::posix_spawn_file_actions_adddup2(&fa, m.get(), 0) == 0 &&
-            ::posix_spawn_file_actions_adddup2(&fa, e.get(), 1) == 0 &&
-            ::posix_spawn_file_actions_addclosefrom_np(&fa, 3) == 0 &&
-            ::posix_spawnattr_setsigmask(&attr, &none) == 0 &&
-            ::posix_spawnattr_setsigdefault(&attr, &pipe) == 0 &&
-            ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) == 0;
-  pid_t pid = -1;
-  char* const argv[] = {const_cast<char*>(prog), nullptr};
-  if (ok && ::posix_spawn(&pid, prog, &fa, &attr, argv, environ) != 0) pid = -1;
-  ::posix_spawn_file_actions_destroy(&fa);
-  ::posix_spawnattr_destroy(&attr);
-  return pid;
-}
-
 // An in-process run is under way (at most one per process: Enqueuer's
 // files are known to its SIGALRM cleanup one set at a time).
 bool g_in_process = false;
@@ -134,6 +98,89 @@ void abandon(pid_t& pid, Fd& message, Fd& envelope) {
 
 }  // namespace
 
+// qmail-queue started without a copy of the caller's memory: posix_spawn
+// (a vfork-like clone) with what exec_child does as its file actions and
+// attributes. fork() copied the page tables of a qmail-smtpd worker for
+// every message, and the exec then tore the copy down again (clone,
+// copy-on-write faults and exec were 9% of all samples of SMTP in with a
+// root-mode home, where qmail-queue is setuid and always exec'd). Returns
+// the pid, or -1 when posix_spawn fails (the caller then forks as before,
+// so a program that cannot be run still makes its child exit 120).
+pid_t spawn_queue(const char* prog, int msg_fd, int env_fd) {
+  // Above 2 first, so that the dup2s onto 0 and 1 cannot clobber each other.
+  Fd m(::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3)), e(::fcntl(env_fd, F_DUPFD_CLOEXEC, 3));
+  if (!m.valid() || !e.valid()) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  if (::posix_spawn_file_actions_init(&fa) != 0) return -1;
+  if (::posix_spawnattr_init(&attr) != 0) {
+    ::posix_spawn_file_actions_destroy(&fa);
+    return -1;
+  }
+  sigset_t none, pipe;
+  ::sigemptyset(&none);
+  ::sigemptyset(&pipe);
+  ::sigaddset(&pipe, SIGPIPE);  // run_program ignores it; qmail-queue gets the default
+  bool ok = ::posix_spawn_file_actions_adddup2(&fa, m.get(), 0) == 0 &&
+            ::posix_spawn_file_actions_adddup2(&fa, e.get(), 1) == 0 &&
+            ::posix_spawn_file_actions_addclosefrom_np(&fa, 3) == 0 &&
+            ::posix_spawnattr_setsigmask(&attr, &none) == 0 &&
+            ::posix_spawnattr_setsigdefault(&attr, &pipe) == 0 &&
+            ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) == 0;
+  pid_t pid = -1;
+  char* const argv[] = {const_cast<char*>(prog), nullptr};
+  if (ok && ::posix_spawn(&pid, prog, &fa, &attr, argv, environ) != 0) pid = -1;
+  ::posix_spawn_file_actions_destroy(&fa);
+  ::posix_spawnattr_destroy(&attr);
+  return pid;
+}
+
+namespace {
+
+// Is `prog` (stat'ed as `st`) our own qmail-queue? The mark is looked for
+// again only when the file changed (a reused qmail-smtpd queues many
+// messages). A file we cannot read is not known to be ours -- unless it
+// was recognized earlier, under the same identity, by a process that
+// could read it (Submission::recognize_queue_program).
+bool is_our_queue(const std::string& prog, const struct stat& st) {
+  struct Seen {
+    std::string path;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    struct timespec mtime {
+    }, ctime{};
+    bool mark = false;
+  };
+  static Seen seen;
+  bool same = prog == seen.path && st.st_dev == seen.dev && st.st_ino == seen.ino &&
+              st.st_size == seen.size && st.st_mtim.tv_sec == seen.mtime.tv_sec &&
+              st.st_mtim.tv_nsec == seen.mtime.tv_nsec && st.st_ctim.tv_sec == seen.ctime.tv_sec &&
+              st.st_ctim.tv_nsec == seen.ctime.tv_nsec;
+  if (!same) {
+    seen = {prog,
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtim,
+            st.st_ctim,
+            spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE)};
+  }
+  return seen.mark;
+}
+
+}  // namespace
+
+void Submission::recognize_queue_program() {
+  std::string prog = home::path("bin/qmail-queue");
+  struct stat st;
+  if (::stat(prog.c_str(), &st) == 0) (void)is_our_queue(prog, st);
+}
+
+int Submission::enable_server() { return QueueServer::get().reserve_slot(); }
+
+void Submission::stop_server() { QueueServer::get().stop(); }
+
 Result<Submission> Submission::start() {
   std::string prog;
   // qmail-queue(8), "QMAILQUEUE": an alternative program, except in a
@@ -144,32 +191,26 @@ Result<Submission> Submission::start() {
     prog = alt;
   } else {
     prog = home::path("bin/qmail-queue");
-    // Our own qmail-queue, not set-id (a single-user home, where it runs
-    // as its caller anyway): its code runs in the child without exec. A
-    // setuid qmail-queue (a root home) is always exec'd: the uid change is
-    // the point.
-    // The mark is looked for again only when the file changed (a reused
-    // qmail-smtpd queues many messages).
-    struct Seen {
-      dev_t dev = 0;
-      ino_t ino = 0;
-      off_t size = -1;
-      struct timespec mtime {
-      }, ctime{};
-      bool mark = false;
-    };
-    static Seen seen;
     struct stat st;
-    if (::stat(prog.c_str(), &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID))) {
-      bool same =
-          st.st_dev == seen.dev && st.st_ino == seen.ino && st.st_size == seen.size &&
-          st.st_mtim.tv_sec == seen.mtime.tv_sec && st.st_mtim.tv_nsec == seen.mtime.tv_nsec &&
-          st.st_ctim.tv_sec == seen.ctime.tv_sec && st.st_ctim.tv_nsec == seen.ctime.tv_nsec;
-      if (!same) {
-        seen = {st.st_dev,  st.st_ino,  st.st_size,
-                st.st_mtim, st.st_ctim, spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE)};
+    if (::stat(prog.c_str(), &st) == 0 && is_our_queue(prog, st)) {
+      if (!(st.st_mode & (S_ISUID | S_ISGID))) {
+        // Our own qmail-queue, not set-id (a single-user home, where it
+        // runs as its caller anyway): its code runs in the child without
+        // exec.
+        builtin = true;
+      } else if (QueueServer::get().enabled() && !QueueServer::get().busy()) {
+        // Set-id (a root home): the uid change is the point, so it runs
+        // as its own process -- in a process that asked for it, one that
+        // stays for message after message (queue/serve.h).
+        QueueServer& server = QueueServer::get();
+        if (server.begin(prog).is_ok()) {
+          Submission s;
+          s.served_ = true;
+          s.pid_ = server.pid();
+          s.buf_.reserve(kBufferSize);
+          return s;
+        }
       }
-      builtin = seen.mark;
     }
   }
   if (builtin && !g_in_process) {
@@ -185,7 +226,7 @@ Result<Submission> Submission::start() {
   if (::pipe2(ep, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
   Fd env_r(ep[0]), env_w(ep[1]);
 
-  pid_t pid = builtin ? -1 : spawn_child(prog.c_str(), msg_r.get(), env_r.get());
+  pid_t pid = builtin ? -1 : spawn_queue(prog.c_str(), msg_r.get(), env_r.get());
   if (pid < 0) {
     pid = ::fork();
     if (pid < 0) return Status::temp_errno("unable to fork");
@@ -227,11 +268,13 @@ Submission::Submission(Submission&& o) noexcept
       message_(std::move(o.message_)),
       envelope_(std::move(o.envelope_)),
       buf_(std::move(o.buf_)),
-      broken_(o.broken_) {}
+      broken_(o.broken_),
+      served_(std::exchange(o.served_, false)) {}
 
 Submission& Submission::operator=(Submission&& o) noexcept {
   if (this != &o) {
     if (enq_) end_in_process();
+    if (served_) end_served();
     abandon(pid_, message_, envelope_);
     pid_ = std::exchange(o.pid_, -1);
     enq_ = std::move(o.enq_);
@@ -240,6 +283,7 @@ Submission& Submission::operator=(Submission&& o) noexcept {
     envelope_ = std::move(o.envelope_);
     buf_ = std::move(o.buf_);
     broken_ = o.broken_;
+    served_ = std::exchange(o.served_, false);
   }
   return *this;
 }
@@ -248,8 +292,16 @@ Submission::~Submission() {
   // Unfinished: nothing is queued.
   if (enq_)
     end_in_process();
+  else if (served_)
+    end_served();
   else
     abandon(pid_, message_, envelope_);
+}
+
+void Submission::end_served() {
+  QueueServer::get().abort();
+  served_ = false;
+  pid_ = -1;
 }
 
 // Hands message bytes to qmail-queue: its pipe, or the in-process
@@ -260,6 +312,20 @@ Status Submission::write_out(std::string_view data) {
     if (code_ == 0) return Status::ok();
     broken_ = true;
     return Status::temp("qmail-queue went away");
+  }
+  if (served_) {
+    if (broken_) return Status::temp("qmail-queue went away");
+    // Records of at most kServeRecord bytes.
+    while (!data.empty()) {
+      std::string_view part = data.substr(0, kServeRecord);
+      Status s = QueueServer::get().send(kServeMessage, part);
+      if (!s.is_ok()) {
+        broken_ = true;
+        return s;
+      }
+      data.remove_prefix(part.size());
+    }
+    return Status::ok();
   }
   if (broken_ || !message_.valid()) return Status::temp("qmail-queue went away");
   Status s = io::write_all(message_.get(), data);
@@ -328,6 +394,21 @@ Result<int> Submission::finish(std::string_view sender,
     if (code_ == 0) pull_trigger(Layout::from_home());
     end_in_process();
     return code_;
+  }
+  if (served_) {
+    // A server that went away mid-message has its exit code (or its
+    // answer, sent before it went) waiting for result().
+    QueueServer& server = QueueServer::get();
+    for (std::string_view rest = env; !broken_ && !rest.empty();) {
+      std::string_view part = rest.substr(0, kServeRecord);
+      if (!server.send(kServeEnvelope, part).is_ok()) broken_ = true;
+      rest.remove_prefix(part.size());
+    }
+    served_ = false;
+    pid_ = -1;
+    Result<int> code = server.result();
+    if (code.is_ok() && *code == queue_exit::kOk && broken_) return queue_exit::kReadError;
+    return code;
   }
   if (!io::write_all(envelope_.get(), env).is_ok()) broken_ = true;
   envelope_.reset();

@@ -42,6 +42,21 @@ class Enqueuer;
 class Submission {
  public:
   static Result<Submission> start();
+  // For a process that queues message after message (a qmail-smtpd
+  // worker): where HOME/bin/qmail-queue is our own program and set-id (a
+  // root-mode home), one qmail-queue is started with the first message
+  // and kept serving the next ones over a socket, instead of an exec per
+  // message (queue/serve.h). Returns the descriptor number reserved for
+  // that socket from now on, for the caller to keep open.
+  static int enable_server();
+  // Lets that qmail-queue go, if one runs, and reaps it (before the
+  // process exits).
+  static void stop_server();
+  // Looks at HOME/bin/qmail-queue now, while this process may still read
+  // it (a setuid qmail-queue is mode 4711): a process that later runs
+  // under a uid that cannot read it (qmail-tcpsrv -u qmaild) still knows
+  // it for ours while the file stays the same (same inode, size, times).
+  static void recognize_queue_program();
   Submission(Submission&&) noexcept;
   Submission& operator=(Submission&&) noexcept;
   ~Submission();
@@ -61,6 +76,8 @@ class Submission {
   Submission() = default;
   Status start_in_process();
   void end_in_process();
+  // Served run (enable_server): tells the server to forget the message.
+  void end_served();
   Status write_out(std::string_view data);
   pid_t pid_ = -1;
   // In-process run (see above): the enqueue in progress, and the exit
@@ -71,6 +88,7 @@ class Submission {
   Fd envelope_;
   std::string buf_;
   bool broken_ = false;
+  bool served_ = false;
   Status flush();
 };
 

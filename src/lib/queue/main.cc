@@ -10,17 +10,28 @@
 #include "fs/fs.h"
 #include "home/home.h"
 #include "queue/enqueue.h"
+#include "queue/serve.h"
 
 namespace qmail::queue {
 
-int queue_prepare(uid_t uid, pid_t pid, std::string* received) {
-  // home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
-  // environment is consulted.
-  if (!fs::open_dir(home::dir()).is_ok()) return queue_exit::kQueueDir;
-  // Read once per process (qmail compiled them in): a reused qmail-smtpd
-  // queues many messages.
+namespace {
+
+// qmail's users, read once per process (qmail compiled them in): a
+// reused qmail-smtpd queues many messages. Null if unreadable.
+const home::Ids* queue_ids() {
   static const Result<home::Ids> ids = home::load_ids();
-  *received = received_line(pid, uid, ids.is_ok() ? &*ids : nullptr, std::time(nullptr));
+  return ids.is_ok() ? &*ids : nullptr;
+}
+
+// home::dir() ignores $QMAILHOME in a setuid process; nothing else in the
+// environment is consulted.
+bool home_is_there() { return fs::open_dir(home::dir()).is_ok(); }
+
+}  // namespace
+
+int queue_prepare(uid_t uid, pid_t pid, std::string* received) {
+  if (!home_is_there()) return queue_exit::kQueueDir;
+  *received = received_line(pid, uid, queue_ids(), std::time(nullptr));
   return 0;
 }
 
@@ -36,6 +47,11 @@ int queue_main(std::span<char*>) {
   // qmailr) whatever umask our caller had.
   ::umask(033);
   arm_timeout(kQueueTimeout);
+  // A caller that queues message after message (queue/serve.h).
+  if (is_serve_channel(0)) {
+    if (!home_is_there()) return queue_exit::kQueueDir;
+    return serve(0, Layout::from_home(), queue_ids());
+  }
 
   EnqueueRequest req;
   req.message_fd = 0;
