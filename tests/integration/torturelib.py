@@ -759,6 +759,17 @@ class Image:
                 raise AssertionError("cannot unmount %s: %s" % (self.mnt, p.stderr))
             time.sleep(0.1)
         self.mounted = False
+        # Gone from here is not gone everywhere: a process that made a
+        # mount namespace meanwhile (unshare -m, as the splogger tests do)
+        # holds a copy of the mount, and with it the shut-down filesystem
+        # and its loop device. Mounting the image again then reuses that
+        # loop device and gets the old, shut-down superblock: every read
+        # fails with EIO. So wait until the loop device lets go.
+        while subprocess.run(["losetup", "-j", self.img], capture_output=True).stdout.strip():
+            if time.time() > deadline:
+                raise AssertionError("%s stays attached to a loop device (a mount in another "
+                                     "namespace?)" % self.img)
+            time.sleep(0.1)
 
     def fsck(self):
         """Read-only check after recovery; returns (ok, output)."""
