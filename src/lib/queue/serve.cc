@@ -111,7 +111,12 @@ QueueServer& QueueServer::get() {
 }
 
 int QueueServer::reserve_slot() {
-  if (slot_ < 0) slot_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (slot_ < 0) {
+    // Above 2: a worker puts /dev/null on 0 and 1 between connections,
+    // and a caller started with one of them closed would get it here.
+    Fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (null.valid()) slot_ = ::fcntl(null.get(), F_DUPFD_CLOEXEC, 3);
+  }
   return slot_;
 }
 

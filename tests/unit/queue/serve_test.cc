@@ -309,6 +309,24 @@ TEST_F(QueueServerTest, AProgramThatCannotRunIsAnError) {
   EXPECT_FALSE(QueueServer::get().busy());
 }
 
+TEST_F(QueueServerTest, TheSlotIsNeverAStandardDescriptor) {
+  // In a child, with 0 and 1 closed (a worker puts /dev/null there
+  // between connections, which would clobber a channel there).
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (QueueServer::get().enabled()) ::_exit(2);  // reserved before the fork
+    ::close(0);
+    ::close(1);
+    ::_exit(QueueServer::get().reserve_slot() > 2 ? 0 : 1);
+  }
+  int wstat = 0;
+  ASSERT_EQ(::waitpid(pid, &wstat, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstat));
+  if (WEXITSTATUS(wstat) == 2) GTEST_SKIP() << "slot reserved before this test";
+  EXPECT_EQ(WEXITSTATUS(wstat), 0);
+}
+
 TEST_F(QueueServerTest, TheReservedSlotCarriesTheChannel) {
   QueueServer& s = QueueServer::get();
   int slot = s.reserve_slot();
