@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <memory>
 
 #include "base/exit_codes.h"
 #include "io/fd.h"
@@ -33,7 +34,16 @@ namespace {
 
 // One record from the caller: 1 = one in `*rec` (its type first), 0 = the
 // caller hung up, -1 = a read error or a record larger than any allowed.
-int next_record(int sock, std::string& buf, std::string_view* rec) {
+// A record's room, not filled in advance: only the pages a record
+// reaches become the process's own (a zeroed 64 KiB were 64 KiB of
+// private memory in each of a listener's many serving qmail-queues).
+struct RecordBuffer {
+  std::unique_ptr<char[]> bytes{new char[1 + kServeRecord]};
+  char* data() { return bytes.get(); }
+  static constexpr std::size_t size() { return 1 + kServeRecord; }
+};
+
+int next_record(int sock, RecordBuffer& buf, std::string_view* rec) {
   for (;;) {
     // MSG_TRUNC: the record's real length, even when it did not fit.
     ssize_t n = ::recv(sock, buf.data(), buf.size(), MSG_TRUNC);
@@ -54,7 +64,7 @@ void reply(int sock, int code) {
 
 // One message, whose first record is `rec`. Returns its exit code, or -1
 // when the caller abandoned it (nothing queued, nothing to answer).
-int serve_one(int sock, const Layout& q, const home::Ids* ids, std::string& buf,
+int serve_one(int sock, const Layout& q, const home::Ids* ids, RecordBuffer& buf,
               std::string_view rec) {
   if (rec[0] == kServeAbort) return -1;
   const uid_t uid = ::getuid();
@@ -84,7 +94,7 @@ int serve_one(int sock, const Layout& q, const home::Ids* ids, std::string& buf,
 }  // namespace
 
 int serve(int sock, const Layout& q, const home::Ids* ids) {
-  std::string buf(1 + kServeRecord, '\0');
+  RecordBuffer buf;
   for (;;) {
     // qmail-queue(8) "Timeout", for each message (and the wait before it).
     arm_timeout(kQueueTimeout);
