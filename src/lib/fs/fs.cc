@@ -204,6 +204,12 @@ Result<struct stat> stat(const std::string& path) {
   return st;
 }
 
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
 Result<struct stat> lstat(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Status::temp_errno("unable to stat " + path);

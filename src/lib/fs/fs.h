@@ -80,6 +80,9 @@ Status mkdir(const std::string& path, mode_t mode);  // EEXIST is not an error
 bool exists(const std::string& path);
 Result<struct stat> stat(const std::string& path);
 Result<struct stat> lstat(const std::string& path);
+// The same file, unchanged: device, inode, size, modification and change
+// times (to the nanosecond) all equal. For caches of what a file said.
+bool same_file(const struct stat& a, const struct stat& b);
 
 // Reads a whole file of at most `limit` bytes. Errors: temp with errno
 // (ENOENT included: callers that treat absence as normal check err()),

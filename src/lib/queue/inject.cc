@@ -14,6 +14,7 @@
 
 #include "base/exit_codes.h"
 #include "base/run_program.h"
+#include "fs/fs.h"
 #include "home/home.h"
 #include "io/io.h"
 #include "queue/enqueue.h"
@@ -143,30 +144,15 @@ namespace {
 // was recognized earlier, under the same identity, by a process that
 // could read it (Submission::recognize_queue_program).
 bool is_our_queue(const std::string& prog, const struct stat& st) {
-  struct Seen {
-    std::string path;
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = -1;
-    struct timespec mtime {
-    }, ctime{};
-    bool mark = false;
-  };
-  static Seen seen;
-  bool same = prog == seen.path && st.st_dev == seen.dev && st.st_ino == seen.ino &&
-              st.st_size == seen.size && st.st_mtim.tv_sec == seen.mtime.tv_sec &&
-              st.st_mtim.tv_nsec == seen.mtime.tv_nsec && st.st_ctim.tv_sec == seen.ctime.tv_sec &&
-              st.st_ctim.tv_nsec == seen.ctime.tv_nsec;
-  if (!same) {
-    seen = {prog,
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtim,
-            st.st_ctim,
-            spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE)};
+  static std::string seen_path;
+  static struct stat seen_st {};
+  static bool seen_mark = false;
+  if (prog != seen_path || !fs::same_file(st, seen_st)) {
+    seen_path = prog;
+    seen_st = st;
+    seen_mark = spawn::carries_mark(prog, QMAIL_BUILTIN_MARK_QUEUE);
   }
-  return seen.mark;
+  return seen_mark;
 }
 
 }  // namespace
@@ -198,11 +184,10 @@ Result<Submission> Submission::start() {
         // runs as its caller anyway): its code runs in the child without
         // exec.
         builtin = true;
-      } else if (QueueServer::get().enabled() && !QueueServer::get().busy()) {
+      } else if (QueueServer& server = QueueServer::get(); server.enabled() && !server.busy()) {
         // Set-id (a root home): the uid change is the point, so it runs
         // as its own process -- in a process that asked for it, one that
         // stays for message after message (queue/serve.h).
-        QueueServer& server = QueueServer::get();
         if (server.begin(prog).is_ok()) {
           Submission s;
           s.served_ = true;
@@ -315,17 +300,9 @@ Status Submission::write_out(std::string_view data) {
   }
   if (served_) {
     if (broken_) return Status::temp("qmail-queue went away");
-    // Records of at most kServeRecord bytes.
-    while (!data.empty()) {
-      std::string_view part = data.substr(0, kServeRecord);
-      Status s = QueueServer::get().send(kServeMessage, part);
-      if (!s.is_ok()) {
-        broken_ = true;
-        return s;
-      }
-      data.remove_prefix(part.size());
-    }
-    return Status::ok();
+    Status s = QueueServer::get().send(kServeMessage, data);
+    if (!s.is_ok()) broken_ = true;
+    return s;
   }
   if (broken_ || !message_.valid()) return Status::temp("qmail-queue went away");
   Status s = io::write_all(message_.get(), data);
@@ -399,11 +376,7 @@ Result<int> Submission::finish(std::string_view sender,
     // A server that went away mid-message has its exit code (or its
     // answer, sent before it went) waiting for result().
     QueueServer& server = QueueServer::get();
-    for (std::string_view rest = env; !broken_ && !rest.empty();) {
-      std::string_view part = rest.substr(0, kServeRecord);
-      if (!server.send(kServeEnvelope, part).is_ok()) broken_ = true;
-      rest.remove_prefix(part.size());
-    }
+    if (!broken_ && !server.send(kServeEnvelope, env).is_ok()) broken_ = true;
     served_ = false;
     pid_ = -1;
     Result<int> code = server.result();

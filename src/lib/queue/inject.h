@@ -17,6 +17,13 @@ namespace qmail::queue {
 
 class Enqueuer;
 
+// Starts `prog` (qmail-queue) with `fd0` and `fd1` on its descriptors 0
+// and 1, the caller's 2, nothing else, no signal blocked and SIGPIPE at
+// its default, without copying the caller's memory (posix_spawn).
+// Returns its pid, or -1 (nothing started). Submission's and
+// QueueServer's (queue/serve.h) way of running qmail-queue.
+pid_t spawn_queue(const char* prog, int fd0, int fd1);
+
 // One run of qmail-queue. start() forks $QMAILQUEUE (honoured unless the
 // process is setuid/setgid) or else HOME/bin/qmail-queue, with the message
 // pipe on its fd 0 and the envelope pipe on its fd 1. put() streams message

@@ -15,6 +15,7 @@
 #include "base/exit_codes.h"
 #include "io/fd.h"
 #include "queue/enqueue.h"
+#include "queue/inject.h"
 #include "queue/layout.h"
 
 namespace qmail::queue {
@@ -32,8 +33,6 @@ bool is_serve_channel(int fd) {
 
 namespace {
 
-// One record from the caller: 1 = one in `*rec` (its type first), 0 = the
-// caller hung up, -1 = a read error or a record larger than any allowed.
 // A record's room, not filled in advance: only the pages a record
 // reaches become the process's own (a zeroed 64 KiB were 64 KiB of
 // private memory in each of a listener's many serving qmail-queues).
@@ -43,6 +42,8 @@ struct RecordBuffer {
   static constexpr std::size_t size() { return 1 + kServeRecord; }
 };
 
+// One record from the caller: 1 = one in `*rec` (its type first), 0 = the
+// caller hung up, -1 = a read error or a record larger than any allowed.
 int next_record(int sock, RecordBuffer& buf, std::string_view* rec) {
   for (;;) {
     // MSG_TRUNC: the record's real length, even when it did not fit.
@@ -191,14 +192,18 @@ Status QueueServer::begin(const std::string& prog) {
 
 Status QueueServer::send(char type, std::string_view data) {
   if (fd_ < 0) return Status::temp("qmail-queue went away");
-  struct iovec iov[2] = {{&type, 1}, {const_cast<char*>(data.data()), data.size()}};
-  struct msghdr mh {};
-  mh.msg_iov = iov;
-  mh.msg_iovlen = data.empty() ? 1 : 2;
-  for (;;) {
-    if (::sendmsg(fd_, &mh, MSG_NOSIGNAL) >= 0) return Status::ok();
-    if (errno != EINTR) return Status::temp_errno("unable to write to qmail-queue");
-  }
+  do {
+    std::string_view part = data.substr(0, kServeRecord);
+    data.remove_prefix(part.size());
+    struct iovec iov[2] = {{&type, 1}, {const_cast<char*>(part.data()), part.size()}};
+    struct msghdr mh {};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = part.empty() ? 1 : 2;
+    while (::sendmsg(fd_, &mh, MSG_NOSIGNAL) < 0) {
+      if (errno != EINTR) return Status::temp_errno("unable to write to qmail-queue");
+    }
+  } while (!data.empty());
+  return Status::ok();
 }
 
 Result<int> QueueServer::result() {

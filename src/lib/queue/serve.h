@@ -46,12 +46,6 @@ inline constexpr std::size_t kServeRecord = 64 * 1024;
 // Is `fd` an AF_UNIX SOCK_SEQPACKET socket (qmail-queue's sign to serve)?
 bool is_serve_channel(int fd);
 
-// Starts `prog` (qmail-queue) with `fd0` and `fd1` on its descriptors 0
-// and 1, the caller's 2, nothing else, no signal blocked and SIGPIPE at
-// its default, without copying the caller's memory (posix_spawn).
-// Returns its pid, or -1 (nothing started).
-pid_t spawn_queue(const char* prog, int fd0, int fd1);
-
 // qmail-queue's side: queues the messages that arrive on `sock` into
 // `q`, as the process's real uid and pid (`ids`, may be null, name
 // qmail's users for the Received line), until the caller hangs up.
@@ -78,7 +72,8 @@ class QueueServer {
   // a new one started. Errors: temp when it cannot be started (the caller
   // then runs qmail-queue the usual way).
   Status begin(const std::string& prog);
-  // One record. Errors: temp when the server went away.
+  // `data` as records of `type`, kServeRecord bytes at most each.
+  // Errors: temp when the server went away.
   Status send(char type, std::string_view data);
   // The message's exit code, after its last envelope record. When the
   // server went away instead, its exit status says why (a temp error if

@@ -166,12 +166,6 @@ struct Cached {
   std::unique_ptr<cdb::Reader> reader;
 };
 
-bool same_file(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
-}
-
 // The reader for `path`, or null when it does not exist. Errors: temp.
 Result<const cdb::Reader*> open_cached(const std::string& path) {
   static Cached cache;
@@ -181,7 +175,7 @@ Result<const cdb::Reader*> open_cached(const std::string& path) {
     if (errno == ENOENT) return static_cast<const cdb::Reader*>(nullptr);
     return Status::temp_errno("unable to stat " + path);
   }
-  if (cache.reader && cache.path == path && same_file(cache.st, st)) return cache.reader.get();
+  if (cache.reader && cache.path == path && fs::same_file(cache.st, st)) return cache.reader.get();
   cache.reader.reset();
   QMAIL_ASSIGN_OR_RETURN(auto reader, cdb::Reader::open(path));
   if (!reader) return static_cast<const cdb::Reader*>(nullptr);

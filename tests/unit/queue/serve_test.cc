@@ -261,6 +261,18 @@ TEST_F(QueueServerTest, OneServerForManyMessages) {
   EXPECT_EQ(files_under(tmp_ / "queue" / "todo").size(), 2u);
 }
 
+TEST_F(QueueServerTest, SendSplitsLongDataIntoRecords) {
+  // More than two records' worth of message, in one send.
+  std::string body(2 * kServeRecord + 123, 'x');
+  body += "\nend\n";
+  EXPECT_EQ(queue_one(body), 0);
+  auto mess = files_under(tmp_ / "queue" / "mess");
+  ASSERT_EQ(mess.size(), 1u);
+  std::string m = slurp(tmp_ / "queue" / "mess" / mess[0]);
+  EXPECT_NE(m.find("\n" + body), std::string::npos);
+  EXPECT_EQ(m.size() - m.find('\n') - 1, body.size());
+}
+
 TEST_F(QueueServerTest, AServerThatWentAwayIsReplaced) {
   QueueServer& s = QueueServer::get();
   EXPECT_EQ(queue_one("one\n"), 0);
