@@ -245,8 +245,14 @@ class ListenerTest(unittest.TestCase):
         self.assertTrue(got[3].startswith(b"250 "), got)  # relayed
         self.wait_ends(srv, 1)
         pid = int(re.search(r"pid (\d+) from 127\.0\.0\.2", srv.text()).group(1))
-        fds = {int(n): os.readlink("/proc/%d/fd/%s" % (pid, n))
-               for n in os.listdir("/proc/%d/fd" % pid)}
+
+        def worker_fds():
+            return {int(n): os.readlink("/proc/%d/fd/%s" % (pid, n))
+                    for n in os.listdir("/proc/%d/fd" % pid)}
+        # The end is reported before the worker's clean-up: wait for that.
+        wait_for(lambda: worker_fds().get(1) == "/dev/null" and len(worker_fds()) == 6, 10,
+                 "the worker's clean-up")
+        fds = worker_fds()
         self.assertEqual(fds.get(0), "/dev/null", fds)
         self.assertEqual(fds.get(1), "/dev/null", fds)
         # Its socket to the listener, its watch on control/ and the slot.
@@ -336,6 +342,32 @@ class ListenerTest(unittest.TestCase):
         self.assertEqual(rcpt("more.example"), b"553")
         pids = set(re.findall(r"pid (\d+) from", srv.text()))
         self.assertEqual(len(pids), 1, srv.text())  # one worker served them all
+
+    def test_smtpd_worker_is_free_when_its_client_reconnects_at_once(self):
+        """A client that connects again the moment it reads the 221 finds
+        the worker that served it free: the worker reports the session's
+        end before that reply goes out. So 300 back-to-back sessions need
+        three workers (one per 100 connections), and -i 1 never refuses
+        one of them (before, the listener often saw the new connection
+        before the worker's report: a second worker, or a refusal at the
+        per-IP limit)."""
+        srv = self.smtp_server(["-i", "1"])
+        for i in range(300):
+            c = socket.create_connection((srv.host, srv.port), 20)
+            f = c.makefile("rb")
+            greeting = f.readline()
+            self.assertTrue(greeting.startswith(b"220 "), (i, greeting, srv.text()[-2000:]))
+            c.sendall(b"QUIT\r\n")
+            self.assertTrue(f.readline().startswith(b"221 "), i)
+            f.close()
+            c.close()
+        self.wait_ends(srv, 300)
+        self.assertNotIn("deny per-ip", srv.text())
+        pids = re.findall(r"pid (\d+) from", srv.text())
+        self.assertEqual(len(pids), 300)
+        for k in range(3):
+            self.assertEqual(len(set(pids[100 * k:100 * k + 100])), 1, k)
+        self.assertEqual(len(set(pids)), 3)
 
     def test_smtpd_worker_retires_after_100_connections(self):
         srv = self.smtp_server(["-c", "1"])

@@ -392,13 +392,33 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
 constexpr unsigned kWorkerSessions = 100;
 constexpr std::chrono::seconds kWorkerIdle{30};
 
+// The worker's end of its socket pair, and whether this connection's end
+// was already reported.
+int g_worker_chan = -1;
+bool g_end_reported = false;
+
+// smtp::set_on_session_end's hook: the session ends, its last reply not
+// yet sent. The listener hears "ended, status 0" now, before the client
+// can read the 221 and connect again; otherwise a client that reconnects
+// at once often arrives before the worker's clean-up is done, and the
+// listener forks another worker for it (twice the workers, and twice
+// their memory, under smtp-source) or refuses it at the -i limit.
+void report_session_end() {
+  if (g_worker_chan < 0 || g_end_reported) return;
+  unsigned char zero = 0;
+  g_end_reported = ::write(g_worker_chan, &zero, 1) == 1;
+}
+
 // A worker: serves `conn`, then each connection the listener sends on
-// `chan`, answering each with its exit code (one byte). Between
+// `chan`, answering each with its exit code (one byte; at most one per
+// connection, perhaps sent early by report_session_end). Between
 // connections it is put back as it was before the first (WorkerState:
 // nothing of one connection, such as the variables the rules set,
 // reaches the next). Never returns.
 [[noreturn]] void run_worker(const Options& opt, Fd chan, Fd conn) {
   const int c = chan.get();
+  g_worker_chan = c;
+  smtp::set_on_session_end(report_session_end);
   child_signals();
   spawn::WorkerState state(c);
   // The same control files for every connection: read once, and again
@@ -415,10 +435,11 @@ constexpr std::chrono::seconds kWorkerIdle{30};
   };
   for (unsigned served = 1;; ++served) {
     control::revalidate_cache();
+    g_end_reported = false;
     int code = run_connection(opt, std::move(conn), true);
     if (!state.restore()) leave(111);
     unsigned char result = static_cast<unsigned char>(code);
-    if (::write(c, &result, 1) != 1) leave(0);
+    if (!g_end_reported && ::write(c, &result, 1) != 1) leave(0);
     // Leaving with the last connection's code: reaped before its byte is
     // read, the wait status logs the same.
     if (served >= kWorkerSessions) leave(code);
@@ -491,6 +512,47 @@ Status serve(const Options& opt) {
     ch.chan.reset();
     std::erase(idle, pid);
   };
+  // A busy worker's socket is readable: its connection's exit code (or
+  // its hang-up).
+  auto take_report = [&](pid_t pid) {
+    Child& ch = children[pid];
+    unsigned char code;
+    ssize_t n = ::read(ch.chan.get(), &code, 1);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n != 1) {  // it is exiting: waitpid ends its connection
+      ch.chan.reset();
+      return;
+    }
+    ended(pid, ch, code << 8);
+    if (++ch.served >= kWorkerSessions) {
+      ch.chan.reset();  // it exits by itself
+    } else {
+      ch.idle_since = Clock::now();
+      idle.push_back(pid);
+    }
+  };
+  // Every report already sent, without waiting. A worker reports a
+  // session's end before the client can read its last reply
+  // (report_session_end), so a client that connects again at once finds
+  // its report here even when the listener was kept from polling since.
+  // The busy workers' sockets, added to a poll set.
+  auto add_busy = [&](std::vector<pollfd>& fds, std::vector<pid_t>& polled) {
+    for (auto& [pid, ch] : children) {
+      if (ch.chan.valid() && !ch.ip.empty()) {
+        fds.push_back({ch.chan.get(), POLLIN, 0});
+        polled.push_back(pid);
+      }
+    }
+  };
+  auto take_reports_now = [&] {
+    std::vector<pollfd> fds;
+    std::vector<pid_t> polled;
+    add_busy(fds, polled);
+    if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
+    for (std::size_t k = 0; k < polled.size(); ++k) {
+      if (fds[k].revents) take_report(polled[k]);
+    }
+  };
   status_line();
 
   while (!g_term) {
@@ -510,12 +572,7 @@ Status serve(const Options& opt) {
     }
     std::vector<pollfd> fds = {{sig_r.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
     std::vector<pid_t> polled;
-    for (auto& [pid, ch] : children) {
-      if (ch.chan.valid() && !ch.ip.empty()) {
-        fds.push_back({ch.chan.get(), POLLIN, 0});
-        polled.push_back(pid);
-      }
-    }
+    add_busy(fds, polled);
     int timeout = -1;
     if (!idle.empty()) {
       timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -542,23 +599,7 @@ Status serve(const Options& opt) {
       }
     }
     for (std::size_t k = 0; k < polled.size(); ++k) {
-      if (!fds[k + 2].revents) continue;
-      pid_t pid = polled[k];
-      Child& ch = children[pid];
-      unsigned char code;
-      ssize_t n = ::read(ch.chan.get(), &code, 1);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      if (n != 1) {  // it is exiting: waitpid ends its connection
-        ch.chan.reset();
-        continue;
-      }
-      ended(pid, ch, code << 8);
-      if (++ch.served >= kWorkerSessions) {
-        ch.chan.reset();  // it exits by itself
-      } else {
-        ch.idle_since = Clock::now();
-        idle.push_back(pid);
-      }
+      if (fds[k + 2].revents) take_report(polled[k]);
     }
     if (!accepting || !(fds[1].revents & POLLIN)) continue;
     while (busy < opt.limit && !g_term) {
@@ -574,6 +615,11 @@ Status serve(const Options& opt) {
       }
       std::string ip = "unknown";
       if (auto peer = net::peer_endpoint(conn.get()); peer.is_ok()) ip = peer->ip();
+      // Before refusing it or forking for it: a worker may have just
+      // become free (perhaps the one that served this client last).
+      if ((opt.per_ip && per_ip[ip] >= opt.per_ip) || (builtin && idle.empty())) {
+        take_reports_now();
+      }
       if (opt.per_ip && per_ip[ip] >= opt.per_ip) {
         if (per_ip[ip] == 0) per_ip.erase(ip);
         if (opt.verbosity >= 1)

@@ -5,6 +5,8 @@
 
 namespace qmail::smtp {
 
+void set_on_session_end(void (*fn)()) { detail::g_on_session_end = fn; }
+
 Status smtpd_main(std::span<char*>) {
   auto config = load_config();
   if (!config.is_ok()) {

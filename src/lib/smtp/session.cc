@@ -396,6 +396,7 @@ Status Session::run() {
       go_on = dispatch(*line);
     if (!go_on) break;
   }
+  if (detail::g_on_session_end) detail::g_on_session_end();
   ch_.close();
   return Status::ok();
 }

@@ -58,6 +58,11 @@ Result<Config> load_config();
 // errors. Errors only for trouble the client is not to blame for.
 Status serve(Config& config, int rfd, int wfd);
 
+namespace detail {
+// set_on_session_end's function (smtp/main.h).
+inline void (*g_on_session_end)() = nullptr;
+}  // namespace detail
+
 // The Received line qmail-smtpd puts first in each message, e.g.
 //   Received: from helo (HELO x) (info@host [1.2.3.4])
 //     by local with ESMTPS; 22 Nov 2026 00:30:45 -0000
