@@ -214,6 +214,30 @@ class ReuseTest(unittest.TestCase):
         self.assertEqual(len(self.bodies()), 1)
         self.assertIn("good@", self.sink.sessions[0].commands[-2])
 
+    def rspawn(self):
+        pids = [p for p in children(self.home.send.pid) if comm(p) == "qmail-rspawn"]
+        self.assertEqual(len(pids), 1)
+        return pids[0]
+
+    def exe(self, pid):
+        return os.readlink("/proc/%d/exe" % pid)
+
+    def test_rspawn_rests_while_no_remote_mail(self):
+        """With no worker left, qmail-rspawn becomes qmail-idle (same pid,
+        same name, a fraction of the memory); qmail-send's next command
+        brings qmail-rspawn back, which delivers it, and rests again once
+        its workers have left."""
+        pid = self.rspawn()
+        idle = os.path.realpath(self.home.bin("qmail-idle"))
+        wait_for(lambda: self.exe(pid) == idle, 60, "qmail-rspawn to rest")
+        start, rcpts = self.sequential(2, "rest")
+        self.assertEqual(len(self.bodies()), 2)
+        self.assertEqual(self.rspawn(), pid)
+        wait_for(lambda: self.exe(pid) == idle, 60, "qmail-rspawn to rest again")
+        with open("/proc/%d/status" % pid) as f:
+            rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+        self.assertLess(rss, 4096)  # qmail-rspawn itself: about 6 MB
+
     def test_worker_killed_mid_delivery_defers_then_retries(self):
         start = len(self.home.log())
         rcpt = "killed@" + self.domain

@@ -27,7 +27,7 @@ namespace qmail::setup {
 
 namespace {
 
-constexpr std::array<std::string_view, 45> kPrograms = {
+constexpr std::array<std::string_view, 46> kPrograms = {
     "qmail-queue",  "qmail-send",   "qmail-start",  "qmail-lspawn",   "qmail-rspawn",
     "qmail-clean",  "qmail-local",  "qmail-getpw",  "qmail-newu",     "qmail-pw2u",
     "qmail-inject", "sendmail",     "qmail-qread",  "qmail-qstat",    "qmail-showctl",
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 45> kPrograms = {
     "qmail-tcpto",  "qmail-smtpd",  "qmail-newmrh", "qmail-popup",    "qmail-pop3d",
     "qmail-qmtpd",  "qmail-qmqpd",  "qmail-qmqpc",  "splogger",       "tcp-env",
     "mailsubj",     "maildirwatch", "qmail-tcpsrv", "qmail-tcprules", "qmail-newrcpt",
+    "qmail-idle",
 };
 
 // qmail's hier.c: daemons are not for users to run; root's programs are
@@ -47,7 +48,7 @@ mode_t program_mode(std::string_view name) {
     return 0700;
   if (name == "qmail-getpw" || name == "qmail-local" || name == "qmail-remote" ||
       name == "qmail-rspawn" || name == "qmail-clean" || name == "qmail-send" ||
-      name == "qmail-pw2u" || name == "qmail-popup" || name == "splogger")
+      name == "qmail-pw2u" || name == "qmail-popup" || name == "splogger" || name == "qmail-idle")
     return 0711;
   return 0755;
 }
