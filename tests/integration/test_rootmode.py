@@ -4,10 +4,16 @@ and bounces. The programs are called from HOME/bin without $QMAILHOME, so
 each finds its home from where it is installed (the setuid qmail-queue
 cannot trust the caller's environment)."""
 import os
+import pwd
 import subprocess
 import unittest
 
+import sys
+
 from qmailtest import Home, ThrowawayUser, is_root, wait_for
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_remote import SINK_IP, Sink  # noqa: E402
 
 
 @unittest.skipUnless(is_root(), "root-mode homes need root")
@@ -35,6 +41,42 @@ class RootModeTest(unittest.TestCase):
             with open(os.path.join(d, n), "rb") as f:
                 out.append(f.read())
         return out
+
+    def rspawn(self):
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rfind(")") + 2:].split()
+            if int(fields[1]) == self.home.send.pid and "(qmail-rspawn)" in st:
+                pids.append(int(d))
+        self.assertEqual(len(pids), 1)
+        return pids[0]
+
+    def test_remote_mail_uses_workers_and_rspawn_rests(self):
+        """qmail-rspawn runs as qmailr, which cannot read qmail-remote
+        (mode 0711); qmail-start, still root, tells it that qmail-remote is
+        our own, so it runs its workers: two messages, one after the other,
+        go over one SMTP connection (an exec'd qmail-remote per delivery
+        would open two). With no worker left it rests as qmail-idle."""
+        self.assertEqual(os.stat(self.home.bin("qmail-remote")).st_mode & 0o777, 0o711)
+        sink = Sink()
+        self.addCleanup(sink.close)
+        self.home.control("smtproutes", "remote.example:[%s]:%d\n" % (SINK_IP, sink.port))
+        for i in range(2):
+            r = self.send_as_user(["u%d@remote.example" % i], b"Subject: r%d\n\nx\n" % i)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_for(lambda: sum(len(s.data) for s in sink.sessions) == i + 1, 60,
+                     "remote message %d; log:\n%s" % (i, self.home.log()[-2000:]))
+        self.assertEqual(len(sink.sessions), 1)
+        pid = self.rspawn()
+        idle = os.path.realpath(self.home.bin("qmail-idle"))
+        wait_for(lambda: os.readlink("/proc/%d/exe" % pid) == idle, 60, "qmail-rspawn to rest")
+        with open("/proc/%d/status" % pid) as f:
+            self.assertIn("Uid:\t%d\t" % pwd.getpwnam("qmailr").pw_uid, f.read())
 
     def test_user_mail_postmaster_and_bounce(self):
         r = self.send_as_user([self.user.name], b"Subject: to me\n\nbody one\n")

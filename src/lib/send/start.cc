@@ -10,6 +10,7 @@
 
 #include "home/home.h"
 #include "priv/priv.h"
+#include "spawn/builtin.h"
 
 namespace qmail::send {
 
@@ -123,8 +124,15 @@ Status start_main(std::span<char*> args) {
   auto l = spawn({lcmd.r, lres.w, err}, 0, 0, false, home::path("bin/qmail-lspawn"),
                  {"qmail-lspawn", defaultdelivery}, false, true);
   if (!l.is_ok()) return l.status();
+  // qmail-rspawn runs as qmailr, which may not read bin/qmail-remote
+  // (mode 0711): whether it is our own program is found out here
+  // (spawn/builtin.h). Only qmail-rspawn gets the answer.
+  ::unsetenv(spawn::kRemoteMarkVar);
+  std::string token = spawn::mark_token(home::path("bin/qmail-remote"), QMAIL_BUILTIN_MARK_REMOTE);
+  if (!token.empty()) ::setenv(spawn::kRemoteMarkVar, token.c_str(), 1);
   auto r = spawn({rcmd.r, rres.w, err}, ids.qmailr, ids.qmail, true, home::path("bin/qmail-rspawn"),
                  {"qmail-rspawn"}, false, true);
+  ::unsetenv(spawn::kRemoteMarkVar);
   if (!r.is_ok()) return r.status();
   auto c = spawn({ccmd.r, cres.w, err}, ids.qmailq, ids.qmail, true, home::path("bin/qmail-clean"),
                  {"qmail-clean"}, false, true);

@@ -35,6 +35,15 @@ namespace qmail::spawn {
 // is the safe fallback.
 bool carries_mark(const std::string& path, std::string_view mark);
 
+// For a program started by root that will run as a uid unable to read
+// `path` (qmail-rspawn as qmailr and qmail-remote at mode 0711): root
+// looks for the mark and hands over the file's identity (device, inode,
+// size, times) as text; empty when `path` does not carry `mark`.
+// token_names_file() later tells whether `path` is still that file.
+inline constexpr const char* kRemoteMarkVar = "QMAILREMOTEMARKED";
+std::string mark_token(const std::string& path, std::string_view mark);
+bool token_names_file(const std::string& path, const char* token);
+
 // What exec does to signals, for a child that runs a sibling's code
 // instead: caught signals go back to their default action (ignored ones
 // stay ignored), and none is blocked. Async-signal-safe.

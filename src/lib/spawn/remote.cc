@@ -55,8 +55,12 @@ Status rspawn_main(std::span<char*>) {
   // Our own qmail-remote: its code in long-lived workers that keep SMTP
   // sessions open (spawn/rpool.h). $QMAILREMOTE or another program at
   // bin/qmail-remote: exec'd per delivery.
+  // In a root-mode home qmailr cannot read qmail-remote (mode 0711):
+  // qmail-start, still root, looked for the mark (kRemoteMarkVar).
   const char* alt = ::getenv("QMAILREMOTE");
-  if (!(alt && *alt) && carries_mark(home::path("bin/qmail-remote"), QMAIL_BUILTIN_MARK_REMOTE))
+  std::string remote = home::path("bin/qmail-remote");
+  if (!(alt && *alt) && (carries_mark(remote, QMAIL_BUILTIN_MARK_REMOTE) ||
+                         token_names_file(remote, ::getenv(kRemoteMarkVar))))
     return serve_pool(0, 1);
   RemoteJob job;
   return serve(job, 0, 1);
