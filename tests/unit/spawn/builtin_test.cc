@@ -17,7 +17,7 @@ class MarkTokenTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  void TearDown() override { EXPECT_EQ(std::system(("rm -rf " + dir_).c_str()), 0); }
   std::string write(const std::string& name, const std::string& text) {
     std::string p = dir_ + "/" + name;
     std::ofstream(p, std::ios::binary) << text;
