@@ -831,6 +831,38 @@ class SendTest(unittest.TestCase):
         with open(alt + ".args") as f:
             self.assertEqual(f.read(), "far.test alice@example.test ok@far.test\n")
 
+    def test_rspawn_rests_in_the_exec_mode_too(self):
+        """With $QMAILREMOTE (a program exec'd per delivery) qmail-rspawn
+        also rests as qmail-idle while no delivery is under way, and comes
+        back (same pid) for each new one."""
+        h = self.h
+        shutil.copy(os.path.join(BUILD, "qmail-idle"), h.path("bin", "qmail-idle"))
+        alt = os.path.join(h.tmp, "alt-remote")
+        with open(alt, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\n"
+                    "printf 'r\\0K%s accepted message./Remote host said: 250 ok\\n\\0' $1\n")
+        os.chmod(alt, 0o755)
+        h.start(extra_env={"QMAILREMOTE": alt})
+        rspawn = []
+        for d in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if "(qmail-rspawn)" in st and int(st[st.rfind(")") + 2:].split()[1]) == h.send_pid():
+                rspawn.append(int(d))
+        self.assertEqual(len(rspawn), 1)
+        idle = os.path.realpath(h.path("bin", "qmail-idle"))
+
+        def resting():
+            return os.readlink("/proc/%d/exe" % rspawn[0]) == idle
+        wait_for(resting, 20, "qmail-rspawn to rest")
+        for n in (1, 2):
+            h.inject("alice@example.test", ["ok%d@far.test" % n])
+            self.wait_log(r"^delivery \d+: success: far\.test_accepted_message\./", count=n)
+            wait_for(resting, 20, "qmail-rspawn to rest again")
+
     def test_concurrencyremote_above_120(self):
         h = self.h
         h.control("concurrencyremote", "300\n")

@@ -16,6 +16,7 @@ class RemoteJob : public Job {
  public:
   [[noreturn]] void run_child(const Command& c) override;
   Reply translate(int wstat, std::string_view output) override;
+  bool may_rest() const override { return true; }
 };
 
 Status rspawn_main(std::span<char*> args);

@@ -17,7 +17,6 @@
 
 #include "base/log.h"
 #include "base/strings.h"
-#include "home/home.h"
 #include "io/fd.h"
 #include "io/io.h"
 #include "queue/layout.h"
@@ -179,36 +178,6 @@ Result<std::optional<WorkerAnswer>> take_answer(std::string& buf) {
   return std::optional<WorkerAnswer>(std::move(a));
 }
 
-namespace {
-
-// Rest (qmail-idle(8)): the process becomes HOME/bin/qmail-idle, which
-// runs this program again (the same file) once qmail-send writes. Only
-// while nothing waits on `in_fd`. Returns if it could not: false when
-// resting cannot work at all (no qmail-idle, no file to come back to).
-bool rest(int in_fd) {
-  // Workers let go may still be saying QUIT: wait for them (SIGCHLD
-  // wakes the loop), so that none is left a zombie under qmail-idle.
-  int wstat;
-  pid_t r;
-  while ((r = ::waitpid(-1, &wstat, WNOHANG)) > 0) {
-  }
-  if (r == 0 || errno != ECHILD) return true;
-  pollfd p{in_fd, POLLIN, 0};
-  if (::poll(&p, 1, 0) != 0) return true;  // something to read (or to learn)
-  char self[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self);
-  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof self) return false;
-  std::string exe(self, static_cast<std::size_t>(n));
-  // Replaced since it started (an upgrade): the old file is gone.
-  if (exe.ends_with(" (deleted)")) return false;
-  std::string idle = home::path("bin/qmail-idle");
-  char* const argv[] = {const_cast<char*>("qmail-idle"), exe.data(), nullptr};
-  ::execv(idle.c_str(), argv);
-  return false;
-}
-
-}  // namespace
-
 Status serve_pool(int in_fd, int out_fd) {
   int sp[2];
   if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) return Status::temp_errno("pipe");
@@ -330,7 +299,7 @@ Status serve_pool(int in_fd, int out_fd) {
     // No worker left (so no delivery under way) and no command half
     // read: nothing here needs this process's memory until the next one.
     if (may_rest && workers.empty() && in_open && failure.is_ok() && dec.empty()) {
-      may_rest = rest(in_fd);
+      may_rest = rest_if_quiet(in_fd);
     }
     fds.clear();
     owners.clear();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "home/home.h"
 #include "io/fd.h"
 #include "io/fdpass.h"
 #include "io/io.h"
@@ -124,6 +125,29 @@ void raise_fd_limit() {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+bool rest_if_quiet(int in_fd) {
+  // Children let go (a remote worker saying QUIT) may still run: wait
+  // for them (SIGCHLD wakes the loop), so none is left a zombie under
+  // qmail-idle.
+  int wstat;
+  pid_t r;
+  while ((r = ::waitpid(-1, &wstat, WNOHANG)) > 0) {
+  }
+  if (r == 0 || errno != ECHILD) return true;
+  pollfd p{in_fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 0) return true;  // something to read (or to learn)
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof self) return false;
+  std::string exe(self, static_cast<std::size_t>(n));
+  // Replaced since it started (an upgrade): the old file is gone.
+  if (exe.ends_with(" (deleted)")) return false;
+  std::string idle = home::path("bin/qmail-idle");
+  char* const argv[] = {const_cast<char*>("qmail-idle"), exe.data(), nullptr};
+  ::execv(idle.c_str(), argv);
+  return false;
 }
 
 Status serve(Job& job, int in_fd, int out_fd) {
@@ -251,7 +275,12 @@ Status serve(Job& job, int in_fd, int out_fd) {
 
   std::vector<pollfd> fds;
   std::vector<pid_t> owners;
+  bool may_rest = job.may_rest() && in_fd == 0 && out_fd == 1;
   while ((in_open && failure.is_ok()) || !children.empty()) {
+    if (may_rest && children.empty() && workers.empty() && in_open && failure.is_ok() &&
+        dec.empty()) {
+      may_rest = rest_if_quiet(in_fd);
+    }
     fds.clear();
     owners.clear();
     fds.push_back({sig_r.get(), POLLIN, 0});

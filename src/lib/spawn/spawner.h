@@ -48,6 +48,9 @@ class Job {
   virtual int run_in_worker(const std::string& /*payload*/, std::vector<Fd>& /*fds*/) {
     return 111;
   }
+  // Whether the spawner may rest (rest_if_quiet) while it has nothing to
+  // do: qmail-rspawn yes, qmail-lspawn (small, and root) no.
+  virtual bool may_rest() const { return false; }
 };
 
 // A worker serves at most this many deliveries, and leaves after
@@ -61,6 +64,14 @@ inline constexpr std::size_t kMaxIdleSpawnWorkers = 32;
 // command pipe, so deliveries under way are always reported.
 // Errors: temp when qmail-send's pipes fail; perm on a malformed command.
 Status serve(Job& job, int in_fd, int out_fd);
+
+// Rest (qmail-idle(8)), for a spawner with no child, no worker and no
+// command half read: unless something waits on `in_fd` (0) or a child is
+// left to reap, the process becomes HOME/bin/qmail-idle, which runs this
+// same program file again once qmail-send writes. Returns if it did not:
+// true to try again later, false when resting cannot work at all (no
+// qmail-idle, the running file replaced since it started).
+bool rest_if_quiet(int in_fd);
 
 // Helper for run_child: prints `text` on fd 1 and exits with `code`.
 [[noreturn]] void child_fail(std::string_view text, int code);
