@@ -531,10 +531,6 @@ Status serve(const Options& opt) {
       idle.push_back(pid);
     }
   };
-  // Every report already sent, without waiting. A worker reports a
-  // session's end before the client can read its last reply
-  // (report_session_end), so a client that connects again at once finds
-  // its report here even when the listener was kept from polling since.
   // The busy workers' sockets, added to a poll set.
   auto add_busy = [&](std::vector<pollfd>& fds, std::vector<pid_t>& polled) {
     for (auto& [pid, ch] : children) {
@@ -544,6 +540,10 @@ Status serve(const Options& opt) {
       }
     }
   };
+  // Every report already sent, without waiting. A worker reports a
+  // session's end before the client can read its last reply
+  // (report_session_end), so a client that connects again at once finds
+  // its report here even when the listener was kept from polling since.
   auto take_reports_now = [&] {
     std::vector<pollfd> fds;
     std::vector<pid_t> polled;
