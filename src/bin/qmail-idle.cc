@@ -40,7 +40,12 @@ int main(int argc, char** argv) {
     if (!(p.revents & POLLIN) && (p.revents & POLLHUP)) return 0;
     break;
   }
-  ::execv(argv[1], argv + 1);
+  // The program gets our argv[0] (its own name, as its caller gave it
+  // to us) and the rest of our arguments.
+  const char* program = argv[1];
+  argv[1] = argv[0];
+  ::execv(program, argv + 1);
+  argv[1] = const_cast<char*>(program);
   say("unable to run ", argv[1], ": ", ::strerror(errno));
   return 111;
 }

@@ -33,6 +33,19 @@ class IdleTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(out, b"first bytes\nand more\n")  # nothing lost
 
+    def test_the_program_gets_our_argument_0(self):
+        """Called with a daemon's name as argument 0, qmail-idle passes it
+        on: the program's command line starts with that name."""
+        script = 'tr "\\0" " " < /proc/$$/cmdline; echo; exec cat'
+        p = subprocess.Popen(["some-daemon", "/bin/sh", "-c", script], executable=IDLE,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            self.assertTrue(f.read().startswith(b"some-daemon\0/bin/sh\0"))
+        out, err = p.communicate(b"data\n", timeout=20)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, b"some-daemon -c %s \ndata\n" % script.encode())
+
     def test_end_of_file_exits_0_without_running_it(self):
         p = self.start("/bin/false")
         out, err = p.communicate(b"", timeout=20)

@@ -234,6 +234,8 @@ class ReuseTest(unittest.TestCase):
         self.assertEqual(len(self.bodies()), 2)
         self.assertEqual(self.rspawn(), pid)
         wait_for(lambda: self.exe(pid) == idle, 60, "qmail-rspawn to rest again")
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            self.assertTrue(f.read().startswith(b"qmail-rspawn\0"))  # as ps shows it
         # Nothing of qmail-rspawn's image is left mapped (its memory is
         # the benchmarks' to measure: docs/benchmarks.md).
         with open("/proc/%d/maps" % pid) as f:

@@ -145,7 +145,9 @@ bool rest_if_quiet(int in_fd) {
   // Replaced since it started (an upgrade): the old file is gone.
   if (exe.ends_with(" (deleted)")) return false;
   std::string idle = home::path("bin/qmail-idle");
-  char* const argv[] = {const_cast<char*>("qmail-idle"), exe.data(), nullptr};
+  // argv[0] is the program's own name: ps shows qmail-rspawn throughout.
+  std::string name = exe.substr(exe.rfind('/') + 1);
+  char* const argv[] = {name.data(), exe.data(), nullptr};
   ::execv(idle.c_str(), argv);
   return false;
 }
