@@ -36,6 +36,34 @@ def is_root():
     return os.geteuid() == 0
 
 
+def proc_comm(pid):
+    """A process's name (/proc/PID/comm), or "" when it is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def child_pids(parent, name=None):
+    """Pids whose parent is `parent` (and, with `name`, whose process name
+    is that)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rfind(")") + 2:].split()[1]) != parent:
+            continue
+        if name is None or proc_comm(int(d)) == name:
+            out.append(int(d))
+    return out
+
+
 def setup_args(home_dir, single_user=True):
     """The qmail-setup command line for `home_dir` (from the build dir)."""
     args = [os.path.join(BUILD, "qmail-setup")]

@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from qmailtest import BUILD, wait_for
+from qmailtest import BUILD, proc_comm, wait_for
 
 IDLE = os.path.join(BUILD, "qmail-idle")
 CAT = "/bin/cat"
@@ -19,13 +19,9 @@ class IdleTest(unittest.TestCase):
         self.addCleanup(lambda: p.poll() is None and p.kill())
         return p
 
-    def comm(self, pid):
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-
     def test_waits_then_runs_the_program_which_reads_everything(self):
         p = self.start(CAT, "-")
-        wait_for(lambda: self.comm(p.pid) == "cat", 10, "qmail-idle to name itself")
+        wait_for(lambda: proc_comm(p.pid) == "cat", 10, "qmail-idle to name itself")
         time.sleep(0.2)
         self.assertIsNone(p.poll())  # still waiting
         self.assertEqual(os.readlink("/proc/%d/exe" % p.pid), os.path.realpath(IDLE))

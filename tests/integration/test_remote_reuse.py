@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmailtest import Home, wait_for  # noqa: E402
+from qmailtest import Home, child_pids, wait_for  # noqa: E402
 from test_remote import SINK_IP, DnsServer, Sink, make_certs  # noqa: E402
 
 
@@ -40,31 +40,6 @@ def verbs(session):
 
 def mails(session):
     return sum(1 for v in verbs(session) if v == "MAIL")
-
-
-def children(pid):
-    """Pids whose parent is `pid`."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(d))
-    return out
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 class ReuseTest(unittest.TestCase):
@@ -215,7 +190,7 @@ class ReuseTest(unittest.TestCase):
         self.assertIn("good@", self.sink.sessions[0].commands[-2])
 
     def rspawn(self):
-        pids = [p for p in children(self.home.send.pid) if comm(p) == "qmail-rspawn"]
+        pids = child_pids(self.home.send.pid, "qmail-rspawn")
         self.assertEqual(len(pids), 1)
         return pids[0]
 
@@ -247,9 +222,9 @@ class ReuseTest(unittest.TestCase):
         self.sink.hang = "end"  # takes the body, never answers the dot
         enqueue(self.home, "sender@example.test", [rcpt], b"Subject: k\n\nx\n")
         wait_for(lambda: self.sink.sessions and self.sink.sessions[0].data, 60, "the body")
-        rspawn = [p for p in children(self.home.send.pid) if comm(p) == "qmail-rspawn"]
+        rspawn = child_pids(self.home.send.pid, "qmail-rspawn")
         self.assertEqual(len(rspawn), 1)
-        workers = [p for p in children(rspawn[0]) if comm(p) == "qmail-remote"]
+        workers = child_pids(rspawn[0], "qmail-remote")
         self.assertTrue(workers)
         for p in workers:
             os.kill(p, signal.SIGKILL)

@@ -10,7 +10,7 @@ import unittest
 
 import sys
 
-from qmailtest import Home, ThrowawayUser, is_root, wait_for
+from qmailtest import Home, ThrowawayUser, child_pids, is_root, wait_for
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_remote import SINK_IP, Sink  # noqa: E402
@@ -43,16 +43,7 @@ class RootModeTest(unittest.TestCase):
         return out
 
     def rspawn(self):
-        pids = []
-        for d in os.listdir("/proc"):
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rfind(")") + 2:].split()
-            if int(fields[1]) == self.home.send.pid and "(qmail-rspawn)" in st:
-                pids.append(int(d))
+        pids = child_pids(self.home.send.pid, "qmail-rspawn")
         self.assertEqual(len(pids), 1)
         return pids[0]
 

@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmailtest import BUILD  # noqa: E402
+from qmailtest import BUILD, child_pids  # noqa: E402
 from qmailtest import wait_for as _wait_for  # noqa: E402
 
 
@@ -843,15 +843,7 @@ class SendTest(unittest.TestCase):
                     "printf 'r\\0K%s accepted message./Remote host said: 250 ok\\n\\0' $1\n")
         os.chmod(alt, 0o755)
         h.start(extra_env={"QMAILREMOTE": alt})
-        rspawn = []
-        for d in os.listdir("/proc"):
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if "(qmail-rspawn)" in st and int(st[st.rfind(")") + 2:].split()[1]) == h.send_pid():
-                rspawn.append(int(d))
+        rspawn = child_pids(h.send_pid(), "qmail-rspawn")
         self.assertEqual(len(rspawn), 1)
         idle = os.path.realpath(h.path("bin", "qmail-idle"))
 

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <thread>
 #include <utility>
 
@@ -208,6 +210,20 @@ bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
          a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
          a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+std::string file_identity(const struct stat& st) {
+  std::string t;
+  for (auto v :
+       {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+        static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_mtim.tv_sec),
+        static_cast<std::uint64_t>(st.st_mtim.tv_nsec),
+        static_cast<std::uint64_t>(st.st_ctim.tv_sec),
+        static_cast<std::uint64_t>(st.st_ctim.tv_nsec)}) {
+    if (!t.empty()) t += ':';
+    t += std::to_string(v);
+  }
+  return t;
 }
 
 Result<struct stat> lstat(const std::string& path) {

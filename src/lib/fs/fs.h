@@ -83,6 +83,9 @@ Result<struct stat> lstat(const std::string& path);
 // The same file, unchanged: device, inode, size, modification and change
 // times (to the nanosecond) all equal. For caches of what a file said.
 bool same_file(const struct stat& a, const struct stat& b);
+// The same fields as text ("dev:ino:size:mtime:ns:ctime:ns"), for handing
+// a file's identity to another process: equal texts, same_file.
+std::string file_identity(const struct stat& st);
 
 // Reads a whole file of at most `limit` bytes. Errors: temp with errno
 // (ENOENT included: callers that treat absence as normal check err()),

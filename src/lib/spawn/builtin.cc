@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fs/fs.h"
 #include "io/fd.h"
 
 namespace qmail::spawn {
@@ -72,32 +73,15 @@ bool carries_mark(const std::string& path, std::string_view mark) {
   return scan(fd.get(), st, mark);
 }
 
-namespace {
-std::string identity(const struct stat& st) {
-  std::string t;
-  for (auto v :
-       {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
-        static_cast<unsigned long long>(st.st_size),
-        static_cast<unsigned long long>(st.st_mtim.tv_sec),
-        static_cast<unsigned long long>(st.st_mtim.tv_nsec),
-        static_cast<unsigned long long>(st.st_ctim.tv_sec),
-        static_cast<unsigned long long>(st.st_ctim.tv_nsec)}) {
-    if (!t.empty()) t += ':';
-    t += std::to_string(v);
-  }
-  return t;
-}
-}  // namespace
-
 std::string mark_token(const std::string& path, std::string_view mark) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || !carries_mark(path, mark)) return "";
-  return identity(st);
+  return fs::file_identity(st);
 }
 
 bool token_names_file(const std::string& path, const char* token) {
   struct stat st;
-  return token && *token && ::stat(path.c_str(), &st) == 0 && identity(st) == token;
+  return token && *token && ::stat(path.c_str(), &st) == 0 && fs::file_identity(st) == token;
 }
 
 void reset_signals_as_exec() {
