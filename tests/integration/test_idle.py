@@ -36,8 +36,14 @@ class IdleTest(unittest.TestCase):
         p = subprocess.Popen(["some-daemon", "/bin/sh", "-c", script], executable=IDLE,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(lambda: p.poll() is None and p.kill())
-        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
-            self.assertTrue(f.read().startswith(b"some-daemon\0/bin/sh\0"))
+
+        def cmdline():
+            with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+                return f.read()
+        # Popen returns once exec has begun; the new command line is in
+        # place a moment later.
+        wait_for(lambda: cmdline().startswith(b"some-daemon\0/bin/sh\0"), 10,
+                 "qmail-idle's command line")
         out, err = p.communicate(b"data\n", timeout=20)
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(out, b"some-daemon -c %s \ndata\n" % script.encode())
