@@ -209,8 +209,12 @@ class ReuseTest(unittest.TestCase):
         self.assertEqual(len(self.bodies()), 2)
         self.assertEqual(self.rspawn(), pid)
         wait_for(lambda: self.exe(pid) == idle, 60, "qmail-rspawn to rest again")
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            self.assertTrue(f.read().startswith(b"qmail-rspawn\0"))  # as ps shows it
+
+        def cmdline():
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                return f.read()
+        # As ps shows it (set a moment after the exec has begun).
+        wait_for(lambda: cmdline().startswith(b"qmail-rspawn\0"), 10, "qmail-idle's command line")
         # Nothing of qmail-rspawn's image is left mapped (its memory is
         # the benchmarks' to measure: docs/benchmarks.md).
         with open("/proc/%d/maps" % pid) as f:
