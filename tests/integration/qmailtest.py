@@ -47,7 +47,8 @@ def proc_comm(pid):
 
 def child_pids(parent, name=None):
     """Pids whose parent is `parent` (and, with `name`, whose process name
-    is that)."""
+    is that, or one of them when `name` is a tuple)."""
+    names = (name,) if isinstance(name, str) else name
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -59,9 +60,20 @@ def child_pids(parent, name=None):
             continue
         if int(st[st.rfind(")") + 2:].split()[1]) != parent:
             continue
-        if name is None or proc_comm(int(d)) == name:
+        if names is None or proc_comm(int(d)) in names:
             out.append(int(d))
     return out
+
+
+def rspawn_pid(send_pid, timeout=20.0):
+    """qmail-send's one qmail-rspawn. Going to rest and coming back, it is
+    named qmail-idle for a moment (between its exec and qmail-idle's
+    prctl), so that name counts too."""
+    pids = wait_for(lambda: child_pids(send_pid, ("qmail-rspawn", "qmail-idle")), timeout,
+                    "qmail-send's qmail-rspawn")
+    if len(pids) != 1:
+        raise AssertionError("qmail-send has %d qmail-rspawn children" % len(pids))
+    return pids[0]
 
 
 def setup_args(home_dir, single_user=True):

@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmailtest import Home, child_pids, wait_for  # noqa: E402
+from qmailtest import Home, child_pids, rspawn_pid, wait_for  # noqa: E402
 from test_remote import SINK_IP, DnsServer, Sink, make_certs  # noqa: E402
 
 
@@ -190,9 +190,7 @@ class ReuseTest(unittest.TestCase):
         self.assertIn("good@", self.sink.sessions[0].commands[-2])
 
     def rspawn(self):
-        pids = child_pids(self.home.send.pid, "qmail-rspawn")
-        self.assertEqual(len(pids), 1)
-        return pids[0]
+        return rspawn_pid(self.home.send.pid)
 
     def exe(self, pid):
         return os.readlink("/proc/%d/exe" % pid)
@@ -226,9 +224,7 @@ class ReuseTest(unittest.TestCase):
         self.sink.hang = "end"  # takes the body, never answers the dot
         enqueue(self.home, "sender@example.test", [rcpt], b"Subject: k\n\nx\n")
         wait_for(lambda: self.sink.sessions and self.sink.sessions[0].data, 60, "the body")
-        rspawn = child_pids(self.home.send.pid, "qmail-rspawn")
-        self.assertEqual(len(rspawn), 1)
-        workers = child_pids(rspawn[0], "qmail-remote")
+        workers = child_pids(rspawn_pid(self.home.send.pid), "qmail-remote")
         self.assertTrue(workers)
         for p in workers:
             os.kill(p, signal.SIGKILL)

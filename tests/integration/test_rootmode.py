@@ -10,7 +10,7 @@ import unittest
 
 import sys
 
-from qmailtest import Home, ThrowawayUser, child_pids, is_root, wait_for
+from qmailtest import Home, ThrowawayUser, child_pids, is_root, rspawn_pid, wait_for
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_remote import SINK_IP, Sink  # noqa: E402
@@ -43,9 +43,7 @@ class RootModeTest(unittest.TestCase):
         return out
 
     def rspawn(self):
-        pids = child_pids(self.home.send.pid, "qmail-rspawn")
-        self.assertEqual(len(pids), 1)
-        return pids[0]
+        return rspawn_pid(self.home.send.pid)
 
     def test_remote_mail_uses_workers_and_rspawn_rests(self):
         """qmail-rspawn runs as qmailr, which cannot read qmail-remote

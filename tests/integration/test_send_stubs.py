@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmailtest import BUILD, child_pids  # noqa: E402
+from qmailtest import BUILD, rspawn_pid  # noqa: E402
 from qmailtest import wait_for as _wait_for  # noqa: E402
 
 
@@ -843,12 +843,11 @@ class SendTest(unittest.TestCase):
                     "printf 'r\\0K%s accepted message./Remote host said: 250 ok\\n\\0' $1\n")
         os.chmod(alt, 0o755)
         h.start(extra_env={"QMAILREMOTE": alt})
-        rspawn = child_pids(h.send_pid(), "qmail-rspawn")
-        self.assertEqual(len(rspawn), 1)
+        rspawn = rspawn_pid(h.send_pid())
         idle = os.path.realpath(h.path("bin", "qmail-idle"))
 
         def resting():
-            return os.readlink("/proc/%d/exe" % rspawn[0]) == idle
+            return os.readlink("/proc/%d/exe" % rspawn) == idle
         wait_for(resting, 20, "qmail-rspawn to rest")
         for n in (1, 2):
             h.inject("alice@example.test", ["ok%d@far.test" % n])
