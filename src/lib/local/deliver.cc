@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/env.h"
 #include "base/exit_codes.h"
 #include "base/log.h"
 #include "io/fd.h"
@@ -45,10 +46,10 @@ Result<bool> exists(const std::string& name) {
   return temp_sys("Unable to stat " + name, errno, "4.3.0");
 }
 
+// env::set, not setenv: a qmail-local worker sets these for every
+// delivery (base/env.h).
 Status setenv_checked(const char* name, std::string_view value) {
-  if (::setenv(name, std::string(value).c_str(), 1) != 0) {
-    return Status::temp("Out of memory. (#4.3.0)");
-  }
+  env::set(name, value);
   return Status::ok();
 }
 
@@ -83,7 +84,7 @@ Status set_command_env(const Context& c, const Selection& sel) {
   if (sel.default_part) {
     QMAIL_RETURN_IF_ERROR(setenv_checked("DEFAULT", *sel.default_part));
   } else {
-    ::unsetenv("DEFAULT");
+    env::unset("DEFAULT");
   }
   QMAIL_RETURN_IF_ERROR(setenv_checked("DTLINE", c.dt));
   QMAIL_RETURN_IF_ERROR(setenv_checked("RPLINE", c.rp));

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/log.h"
 #include "base/run_program.h"
 #include "base/strings.h"
@@ -312,9 +313,9 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
   net::Connection c{*local, *remote, opt.local_host, host, std::nullopt};
   for (const auto& [name, value] : net::tcp_environ(c)) {
     if (value)
-      ::setenv(name.c_str(), value->c_str(), 1);
+      env::set(name, *value);
     else
-      ::unsetenv(name.c_str());
+      env::unset(name);
   }
   std::string where = unknown_or(c.local_host) + ":" + c.local.ip() + ":" +
                       std::to_string(c.local.port()) + " " + unknown_or(c.remote_host) + ":" +
@@ -332,7 +333,7 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
         if (opt.verbosity >= 2) log::info("deny " + pid + " " + where);
         return 100;
       }
-      for (const auto& [name, value] : (*d)->env) ::setenv(name.c_str(), value.c_str(), 1);
+      for (const auto& [name, value] : (*d)->env) env::set(name, value);
     }
   }
   if (opt.verbosity >= 2) log::info("ok " + pid + " " + where);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/env.h"
 #include "fs/fs.h"
 #include "io/fd.h"
 
@@ -123,17 +124,17 @@ std::string find_program(const std::string& name) {
 constexpr int kWorkerSignals[] = {SIGHUP,  SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM,
                                   SIGCHLD, SIGIO,  SIGUSR1, SIGUSR2, SIGXFSZ, SIGURG};
 
-WorkerState::WorkerState(int keep) : keep_{keep}, actions_(NSIG) {
+WorkerState::WorkerState(int keep) : keep_{keep}, actions_{} {
+  static_assert(std::size(kWorkerSignals) == kSignals);
   for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
   for (std::string& e : env_) env_ptrs_.push_back(e.data());
   env_ptrs_.push_back(nullptr);
-  env_now_.reserve(env_ptrs_.size());
   char buf[4096];
   cwd_ = ::getcwd(buf, sizeof buf) ? buf : "/";
   umask_ = ::umask(022);
   ::umask(umask_);
   ::sigprocmask(SIG_SETMASK, nullptr, &mask_);
-  for (int sig : kWorkerSignals) ::sigaction(sig, nullptr, &actions_[sig]);
+  for (std::size_t i = 0; i < kSignals; ++i) ::sigaction(kWorkerSignals[i], nullptr, &actions_[i]);
 }
 
 void WorkerState::keep_too(int fd) {
@@ -153,10 +154,9 @@ bool WorkerState::restore() {
     from = static_cast<unsigned>(k) + 1;
   }
   ::close_range(from, ~0U, 0);
-  env_now_.assign(env_ptrs_.begin(), env_ptrs_.end());
-  environ = env_now_.data();
+  env::restore(env_ptrs_);
   ::umask(umask_);
-  for (int sig : kWorkerSignals) ::sigaction(sig, &actions_[sig], nullptr);
+  for (std::size_t i = 0; i < kSignals; ++i) ::sigaction(kWorkerSignals[i], &actions_[i], nullptr);
   ::sigprocmask(SIG_SETMASK, &mask_, nullptr);
   return ::chdir(cwd_.c_str()) == 0;
 }

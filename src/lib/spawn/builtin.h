@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,15 +70,17 @@ class WorkerState {
   std::vector<int> keep_;  // sorted
   std::vector<std::string> env_;
   // environ as it was: pointers into env_, then a null. Put back by
-  // copying it into env_now_ and pointing environ there (a session's
-  // setenv may change that copy in place); clearenv and one putenv per
-  // variable cost a scan of the environment each.
+  // env::restore(), which also frees what the use set with env::set
+  // (clearenv and one putenv per variable cost a scan of the environment
+  // each, and setenv never frees).
   std::vector<char*> env_ptrs_;
-  std::vector<char*> env_now_;
   std::string cwd_;
   mode_t umask_;
   sigset_t mask_;
-  std::vector<struct sigaction> actions_;  // index = signal number
+  // One per signal of the list in builtin.cc, in its order (not one per
+  // signal number: 65 of them would be ten kilobytes to keep).
+  static constexpr std::size_t kSignals = 12;
+  std::array<struct sigaction, kSignals> actions_;
 };
 
 // execvp's search: `name` itself if it has a '/', else the first
