@@ -21,7 +21,7 @@ Channel::Channel(int rfd, int wfd, unsigned timeout_seconds, std::time_t deadlin
     : rfd_(rfd), wfd_(wfd), timeout_(timeout_seconds), deadline_(deadline) {
   set_nonblocking(rfd_);
   set_nonblocking(wfd_);
-  in_.resize(kInputBuffer);
+  in_ = std::make_unique_for_overwrite<char[]>(kInputBuffer);
 }
 
 int Channel::wait_seconds() {
@@ -61,13 +61,13 @@ Status Channel::flush() {
 
 Status Channel::fill() {
   if (pos_ > 0) {
-    std::memmove(in_.data(), in_.data() + pos_, end_ - pos_);
+    std::memmove(in_.get(), in_.get() + pos_, end_ - pos_);
     end_ -= pos_;
     pos_ = 0;
   }
   // Replies to everything read so far go out before we wait (RFC 2920 3.2).
   QMAIL_RETURN_IF_ERROR(flush());
-  std::size_t room = in_.size() - end_;
+  std::size_t room = kInputBuffer - end_;
   if (room == 0) return Status::ok();
   while (true) {
     if (wait_seconds() <= 0) {
@@ -75,7 +75,7 @@ Status Channel::fill() {
       return Status::temp_errno("session deadline", tls::kTimedOut);
     }
     if (conn_) {
-      auto r = conn_->read(in_.data() + end_, room, wait_seconds());
+      auto r = conn_->read(in_.get() + end_, room, wait_seconds());
       if (!r.is_ok()) {
         if (r.status().err() == tls::kTimedOut) timed_out_ = true;
         return r.status();
@@ -84,7 +84,7 @@ Status Channel::fill() {
       end_ += *r;
       return Status::ok();
     }
-    ssize_t n = ::read(rfd_, in_.data() + end_, room);
+    ssize_t n = ::read(rfd_, in_.get() + end_, room);
     if (n > 0) {
       end_ += static_cast<std::size_t>(n);
       return Status::ok();
@@ -106,7 +106,7 @@ Status Channel::fill() {
 Result<std::string_view> Channel::read_line(bool* too_long) {
   *too_long = false;
   while (true) {
-    const char* base = in_.data();
+    const char* base = in_.get();
     const void* nl = std::memchr(base + pos_, '\n', end_ - pos_);
     if (nl) {
       std::size_t at = static_cast<const char*>(nl) - base;
@@ -135,7 +135,7 @@ Result<std::string_view> Channel::read_line(bool* too_long) {
 
 Result<std::string_view> Channel::peek_some() {
   if (end_ == pos_ && !eof_) QMAIL_RETURN_IF_ERROR(fill());
-  return std::string_view(in_.data() + pos_, end_ - pos_);
+  return std::string_view(in_.get() + pos_, end_ - pos_);
 }
 
 Status Channel::start_tls(const tls::ServerContext& ctx) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,7 +52,9 @@ class Channel {
   int rfd_, wfd_;
   unsigned timeout_;
   std::time_t deadline_;
-  std::string in_;
+  // kInputBuffer bytes, not zeroed: only what reads fill is ever touched
+  // (a worker's memory is what its sessions touch).
+  std::unique_ptr<char[]> in_;
   std::size_t pos_ = 0, end_ = 0;
   bool discarding_ = false;
   std::string out_;
