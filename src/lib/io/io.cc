@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,17 +21,25 @@ Status write_all(int fd, std::string_view data) {
 }
 
 Result<std::string> read_all(int fd, std::size_t limit) {
+  // Straight into the string, growing it: a 64 KiB buffer on the stack
+  // would leave the stack's pages that far down in memory for the life of
+  // the process (a worker's, a daemon's), for files that are mostly a few
+  // bytes long.
   std::string out;
-  char buf[65536];
+  std::size_t room = 512;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    std::size_t have = out.size();
+    out.resize(have + room);
+    ssize_t n = ::read(fd, out.data() + have, room);
     if (n < 0) {
+      out.resize(have);
       if (errno == EINTR) continue;
       return Status::temp_errno("read");
     }
+    out.resize(have + static_cast<std::size_t>(n));
     if (n == 0) return out;
-    if (out.size() + static_cast<std::size_t>(n) > limit) return Status::perm("too long");
-    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > limit) return Status::perm("too long");
+    if (static_cast<std::size_t>(n) == room) room = std::min<std::size_t>(room * 2, 1 << 20);
   }
 }
 

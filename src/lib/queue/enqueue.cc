@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -25,24 +26,28 @@ namespace {
 inline constexpr std::size_t kChunk = 64 * 1024;
 
 // Paths of the files the current enqueue() has made, for the SIGALRM
-// handler, which may only use async-signal-safe calls: fixed buffers, set
-// before the file exists, cleared when it is no longer ours to remove.
+// handler, which may only use async-signal-safe calls: set before the file
+// exists, cleared when it is no longer ours to remove. The handler reads a
+// path only while it is armed, and it is changed only while disarmed (the
+// fences keep the compiler from moving the change across). Strings, not
+// PATH_MAX arrays: three of those were three more pages of memory in each
+// process that queues (a qmail-smtpd worker, a serving qmail-queue).
 struct Scratch {
-  char path[4096];
-  volatile std::sig_atomic_t armed;
+  volatile std::sig_atomic_t armed = 0;
+  std::string path;
 };
-Scratch g_pid{}, g_mess{}, g_intd{};
+Scratch g_pid, g_mess, g_intd;
 
 void remember(Scratch& s, const std::string& path) {
   s.armed = 0;
-  std::size_t n = path.size() < sizeof s.path - 1 ? path.size() : sizeof s.path - 1;
-  std::memcpy(s.path, path.data(), n);
-  s.path[n] = '\0';
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  s.path = path;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   s.armed = 1;
 }
 
 void drop(Scratch& s) {
-  if (s.armed) ::unlink(s.path);
+  if (s.armed) ::unlink(s.path.c_str());
   s.armed = 0;
 }
 

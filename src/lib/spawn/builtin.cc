@@ -129,8 +129,10 @@ WorkerState::WorkerState(int keep) : keep_{keep}, actions_{} {
   for (char** e = environ; e && *e; ++e) env_.emplace_back(*e);
   for (std::string& e : env_) env_ptrs_.push_back(e.data());
   env_ptrs_.push_back(nullptr);
-  char buf[4096];
-  cwd_ = ::getcwd(buf, sizeof buf) ? buf : "/";
+  // (getcwd's own allocation, not a page of stack the worker keeps.)
+  char* cwd = ::getcwd(nullptr, 0);
+  cwd_ = cwd ? cwd : "/";
+  std::free(cwd);
   umask_ = ::umask(022);
   ::umask(umask_);
   ::sigprocmask(SIG_SETMASK, nullptr, &mask_);
