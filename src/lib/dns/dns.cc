@@ -1,6 +1,7 @@
 #include "dns/dns.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unbound.h>
@@ -135,17 +136,63 @@ constexpr int kClassIn = 1;
 // RFC 1035 4.1.1 rcodes.
 constexpr int kRcodeNxdomain = 3;
 
+// libunbound's functions, from dlopen (load_library()).
+struct Unbound {
+  decltype(&::ub_ctx_create) ctx_create;
+  decltype(&::ub_ctx_delete) ctx_delete;
+  decltype(&::ub_ctx_set_option) ctx_set_option;
+  decltype(&::ub_ctx_resolvconf) ctx_resolvconf;
+  decltype(&::ub_ctx_set_fwd) ctx_set_fwd;
+  decltype(&::ub_ctx_zone_remove) ctx_zone_remove;
+  decltype(&::ub_resolve) resolve;
+  decltype(&::ub_resolve_free) resolve_free;
+  decltype(&::ub_strerror) strerror;
+};
+Unbound g_ub;
+
+template <typename F>
+bool find(void* lib, const char* name, F* out) {
+  *out = reinterpret_cast<F>(::dlsym(lib, name));
+  return *out != nullptr;
+}
+
 struct ResultFree {
-  void operator()(ub_result* r) const { ub_resolve_free(r); }
+  void operator()(ub_result* r) const { g_ub.resolve_free(r); }
 };
 using UbResult = std::unique_ptr<ub_result, ResultFree>;
 
 }  // namespace
 
+Status load_library() {
+  static bool loaded = false;
+  if (loaded) return Status::ok();
+  // RTLD_NOW: a missing symbol is found here, not in the middle of a
+  // delivery. The library stays loaded for the life of the process.
+  void* lib = ::dlopen(QMAIL_UNBOUND_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = ::dlerror();
+    return Status::temp(std::string("resolver: cannot load ") + QMAIL_UNBOUND_SONAME + ": " +
+                        (why ? why : "?"));
+  }
+  Unbound u;
+  if (!find(lib, "ub_ctx_create", &u.ctx_create) || !find(lib, "ub_ctx_delete", &u.ctx_delete) ||
+      !find(lib, "ub_ctx_set_option", &u.ctx_set_option) ||
+      !find(lib, "ub_ctx_resolvconf", &u.ctx_resolvconf) ||
+      !find(lib, "ub_ctx_set_fwd", &u.ctx_set_fwd) ||
+      !find(lib, "ub_ctx_zone_remove", &u.ctx_zone_remove) ||
+      !find(lib, "ub_resolve", &u.resolve) || !find(lib, "ub_resolve_free", &u.resolve_free) ||
+      !find(lib, "ub_strerror", &u.strerror)) {
+    return Status::temp(std::string("resolver: ") + QMAIL_UNBOUND_SONAME + " lacks a function");
+  }
+  g_ub = u;
+  loaded = true;
+  return Status::ok();
+}
+
 struct Resolver::Impl {
   ub_ctx* ctx = nullptr;
   ~Impl() {
-    if (ctx) ub_ctx_delete(ctx);
+    if (ctx) g_ub.ctx_delete(ctx);
   }
 
   // rdata strings of `type` for `name`; nullopt-free: errors are Status.
@@ -154,9 +201,9 @@ struct Resolver::Impl {
       return Status::perm("bad host name");
     std::string qname(name);
     ub_result* raw = nullptr;
-    int err = ub_resolve(ctx, qname.c_str(), type, kClassIn, &raw);
+    int err = g_ub.resolve(ctx, qname.c_str(), type, kClassIn, &raw);
     UbResult res(raw);
-    if (err != 0) return Status::temp(std::string("resolver: ") + ub_strerror(err));
+    if (err != 0) return Status::temp(std::string("resolver: ") + g_ub.strerror(err));
     if (res->nxdomain || res->rcode == kRcodeNxdomain) return Status::perm("no such domain");
     if (res->rcode != 0) return Status::temp("DNS server failure");
     // A validating resolver marks forged answers bogus: never use them.
@@ -173,20 +220,21 @@ Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Resolver::~Resolver() = default;
 
 Result<std::unique_ptr<Resolver>> Resolver::create(const std::vector<std::string>& forwarders) {
+  QMAIL_RETURN_IF_ERROR(load_library());
   auto impl = std::make_unique<Impl>();
-  impl->ctx = ub_ctx_create();
+  impl->ctx = g_ub.ctx_create();
   if (!impl->ctx) return Status::temp("resolver: cannot create libunbound context");
   // Forwarders on the loopback (a local cache, a test server) are normal.
-  ub_ctx_set_option(impl->ctx, "do-not-query-localhost:", "no");
+  g_ub.ctx_set_option(impl->ctx, "do-not-query-localhost:", "no");
   if (forwarders.empty()) {
-    int err = ub_ctx_resolvconf(impl->ctx, nullptr);
+    int err = g_ub.ctx_resolvconf(impl->ctx, nullptr);
     // No resolv.conf: resolve from the root servers.
     if (err != 0 && err != UB_READFILE)
-      return Status::temp(std::string("resolver: resolv.conf: ") + ub_strerror(err));
+      return Status::temp(std::string("resolver: resolv.conf: ") + g_ub.strerror(err));
   } else {
     for (const auto& f : forwarders) {
-      int err = ub_ctx_set_fwd(impl->ctx, f.c_str());
-      if (err != 0) return Status::temp("resolver: bad forwarder " + f + ": " + ub_strerror(err));
+      int err = g_ub.ctx_set_fwd(impl->ctx, f.c_str());
+      if (err != 0) return Status::temp("resolver: bad forwarder " + f + ": " + g_ub.strerror(err));
     }
   }
   return std::unique_ptr<Resolver>(new Resolver(std::move(impl)));
@@ -230,10 +278,10 @@ Result<std::vector<std::string>> Resolver::ptr(const IpAddr& ip) {
 
 Status Resolver::drop_local_zone(std::string_view zone) {
   std::string z(zone);
-  int err = ub_ctx_zone_remove(impl_->ctx, z.c_str());
+  int err = g_ub.ctx_zone_remove(impl_->ctx, z.c_str());
   // UB_NOID: there was no such zone, which is what we want.
   if (err != 0 && err != UB_NOID)
-    return Status::temp("resolver: cannot drop local zone " + z + ": " + ub_strerror(err));
+    return Status::temp("resolver: cannot drop local zone " + z + ": " + g_ub.strerror(err));
   return Status::ok();
 }
 

@@ -58,6 +58,12 @@ std::optional<std::string> parse_txt_rdata(std::string_view rdata);
 // "in-addr.arpa" / "ip6.arpa" gives the PTR name (RFC 1035 3.5, RFC 3596).
 std::string reverse_name(const IpAddr& ip, std::string_view zone);
 
+// Loads libunbound (dlopen) if it is not loaded yet; Resolver::create
+// does this itself. A program that forks children which will resolve
+// calls it first, so they share one loaded copy instead of relocating
+// one each. Errors: temp, when the library cannot be loaded.
+Status load_library();
+
 // What a lookup found. An NXDOMAIN is a permanent error; SERVFAIL, a
 // timeout or no reachable server are temporary; "the name exists but has
 // no such records" is ok with an empty list.

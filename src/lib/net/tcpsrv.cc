@@ -466,6 +466,12 @@ Status serve(const Options& opt) {
   const bool builtin =
       !opt.always_exec && !opt.program.empty() &&
       spawn::carries_mark(spawn::find_program(opt.program[0]), QMAIL_BUILTIN_MARK_SMTPD);
+  // Only -h and the RBLs resolve (in the children): then one copy of
+  // libunbound, loaded before any fork, serves them all. Otherwise it is
+  // never loaded (dns::load_library).
+  if (opt.remote_host || !opt.rbl.empty()) {
+    if (Status st = dns::load_library(); !st.is_ok()) log::warn("no DNS: " + st.message());
+  }
   if (opt.verbosity >= 1) log::info("listening on " + bound.to_string());
   if (opt.print_port) {
     QMAIL_RETURN_IF_ERROR(io::write_all(1, std::to_string(bound.port()) + "\n"));

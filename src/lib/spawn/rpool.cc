@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "dns/dns.h"
 #include "io/fd.h"
 #include "io/io.h"
 #include "queue/layout.h"
@@ -204,6 +205,11 @@ Status serve_pool(int in_fd, int out_fd) {
   };
 
   auto fork_worker = [&]() -> Worker* {
+    // Every worker resolves: one copy of libunbound, loaded here before
+    // the first fork, serves them all (a worker that loaded its own would
+    // relocate it alone). A failure is the worker's to report, per
+    // delivery, when it tries.
+    (void)dns::load_library();
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return nullptr;
     Fd mine(sv[0]), theirs(sv[1]);
