@@ -10,7 +10,7 @@ namespace qmail::env {
 namespace {
 
 struct Env {
-  std::vector<char*> ptrs;         // what environ points at when it is ours: entries, null
+  std::vector<char*> ptrs;        // what environ points at when it is ours: entries, null
   std::deque<std::string> owned;  // what set() made; a deque never moves its elements
 };
 
