@@ -23,7 +23,9 @@ Env& state() {
 // entries: libc's unsetenv may have shifted them down in place.
 std::vector<char*>& ours() {
   Env& e = state();
-  if (environ != e.ptrs.data()) {
+  // (Empty before the first use: environ may then be null too, after a
+  // clearenv, and still not be ours.)
+  if (e.ptrs.empty() || environ != e.ptrs.data()) {
     std::vector<char*> now;
     for (char** p = environ; p && *p; ++p) now.push_back(*p);
     now.push_back(nullptr);

@@ -182,6 +182,7 @@ Status load_library() {
       !find(lib, "ub_ctx_zone_remove", &u.ctx_zone_remove) ||
       !find(lib, "ub_resolve", &u.resolve) || !find(lib, "ub_resolve_free", &u.resolve_free) ||
       !find(lib, "ub_strerror", &u.strerror)) {
+    ::dlclose(lib);
     return Status::temp(std::string("resolver: ") + QMAIL_UNBOUND_SONAME + " lacks a function");
   }
   g_ub = u;

@@ -70,8 +70,8 @@ Result<std::string_view> Reader::read_until(char delim, std::size_t limit) {
   for (;;) {
     const char* start = buf_.data() + pos_;
     const void* hit = std::memchr(start, delim, end_ - pos_);
-    std::size_t take = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - start)
-                           : end_ - pos_;
+    std::size_t take =
+        hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - start) : end_ - pos_;
     if (line_.size() + take > limit) return Status::perm("line too long");
     line_.append(start, take);
     if (hit) {

@@ -78,6 +78,20 @@ TEST_F(EnvTest, WorksAfterLibcChangedTheEnvironment) {
   EXPECT_STREQ(std::getenv("B"), "2");
 }
 
+// The first use in a process whose environment was cleared (environ
+// null): a fresh process, so the death-test style that re-executes.
+TEST(EnvFirstUse, AfterClearenv) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::clearenv();
+        set("A", "1");
+        const char* a = std::getenv("A");
+        std::exit(a && std::string(a) == "1" && environ[1] == nullptr ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // The point of the module: a worker's thousands of uses, each setting
 // new values, cost no memory once each use is over. (glibc's setenv
 // keeps every value: this loop would leave megabytes behind.)
