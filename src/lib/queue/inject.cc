@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "base/exit_codes.h"
+#include "base/kept.h"
 #include "base/run_program.h"
 #include "fs/fs.h"
 #include "home/home.h"
@@ -29,6 +30,7 @@ namespace {
 
 // Message bytes are gathered up to this size before one write to the pipe.
 inline constexpr std::size_t kBufferSize = 64 * 1024;
+Kept<std::string> g_kept_buffer;
 
 // qmail's qmail_open: a child that cannot exec qmail-queue exits 120
 // (queue_exit::kExecFailed), which callers report as "unable to exec qq".
@@ -192,7 +194,7 @@ Result<Submission> Submission::start() {
           Submission s;
           s.served_ = true;
           s.pid_ = server.pid();
-          s.buf_.reserve(kBufferSize);
+          s.take_buffer();
           return s;
         }
       }
@@ -222,7 +224,7 @@ Result<Submission> Submission::start() {
   s.pid_ = pid;
   s.message_ = std::move(msg_w);
   s.envelope_ = std::move(env_w);
-  s.buf_.reserve(kBufferSize);
+  s.take_buffer();
   return s;
 }
 
@@ -235,7 +237,7 @@ void Submission::end_in_process() {
 Status Submission::start_in_process() {
   g_in_process = true;
   pid_ = ::getpid();
-  buf_.reserve(kBufferSize);
+  take_buffer();
   std::string received;
   code_ = queue_prepare(::getuid(), pid_, &received);
   enq_ = std::make_unique<Enqueuer>(Layout::from_home(), ::getuid(), pid_);
@@ -281,6 +283,15 @@ Submission::~Submission() {
     end_served();
   else
     abandon(pid_, message_, envelope_);
+  if (buf_.capacity() >= kBufferSize) g_kept_buffer.give(std::move(buf_));
+}
+
+// The same buffer for every message of a process that queues one after
+// another (base/kept.h).
+void Submission::take_buffer() {
+  buf_ = g_kept_buffer.take();
+  buf_.clear();
+  buf_.reserve(kBufferSize);
 }
 
 void Submission::end_served() {

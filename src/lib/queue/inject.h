@@ -83,6 +83,7 @@ class Submission {
   Submission() = default;
   Status start_in_process();
   void end_in_process();
+  void take_buffer();
   // Served run (enable_server): tells the server to forget the message.
   void end_served();
   Status write_out(std::string_view data);

@@ -6,11 +6,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/kept.h"
 #include "smtp/limits.h"
 
 namespace qmail::smtp {
 
 namespace {
+Kept<std::unique_ptr<char[]>> g_input;
+
 void set_nonblocking(int fd) {
   int fl = ::fcntl(fd, F_GETFL);
   if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -21,8 +24,11 @@ Channel::Channel(int rfd, int wfd, unsigned timeout_seconds, std::time_t deadlin
     : rfd_(rfd), wfd_(wfd), timeout_(timeout_seconds), deadline_(deadline) {
   set_nonblocking(rfd_);
   set_nonblocking(wfd_);
-  in_ = std::make_unique_for_overwrite<char[]>(kInputBuffer);
+  in_ = g_input.take();
+  if (!in_) in_ = std::make_unique_for_overwrite<char[]>(kInputBuffer);
 }
+
+Channel::~Channel() { g_input.give(std::move(in_)); }
 
 int Channel::wait_seconds() {
   std::time_t now = std::time(nullptr);

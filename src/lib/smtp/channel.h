@@ -20,6 +20,9 @@ class Channel {
  public:
   // `rfd`/`wfd` are not owned; they are made non-blocking.
   Channel(int rfd, int wfd, unsigned timeout_seconds, std::time_t deadline);
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
 
   // Queues reply bytes; they go out at flush() or before the next wait
   // for input.
@@ -53,7 +56,8 @@ class Channel {
   unsigned timeout_;
   std::time_t deadline_;
   // kInputBuffer bytes, not zeroed: only what reads fill is ever touched
-  // (a worker's memory is what its sessions touch).
+  // (a worker's memory is what its sessions touch). The same buffer for
+  // every session of a worker (base/kept.h).
   std::unique_ptr<char[]> in_;
   std::size_t pos_ = 0, end_ = 0;
   bool discarding_ = false;

@@ -10,7 +10,9 @@
 
 #include "addr/smtp_path.h"
 #include "base/exit_codes.h"
+#include "base/kept.h"
 #include "base/log.h"
+#include "base/scope_guard.h"
 #include "base/strings.h"
 #include "fs/fs.h"
 #include "home/home.h"
@@ -267,8 +269,11 @@ bool Session::data() {
                    .is_ok();
   reply("354 go ahead\r\n");
   DataReader reader(c_.databytes);
-  std::string out;
+  // The same buffer for every message of the worker (base/kept.h).
+  static Kept<std::string> kept_out;
+  std::string out = kept_out.take();
   out.reserve(kInputBuffer);
+  ScopeGuard give_back([&] { kept_out.give(std::move(out)); });
   while (reader.state() == DataReader::State::kMore) {
     auto in = ch_.peek_some();
     if (!in.is_ok()) {
