@@ -775,6 +775,59 @@ class SendTest(unittest.TestCase):
         last_new = log.rindex("\nnew msg ")
         self.assertIn("starting delivery", log[:last_new][log.index("new msg 100"):])
 
+    def test_stalled_channel_takes_a_bounded_number_of_new_messages(self):
+        """A channel whose deliveries do not move takes only so many new
+        messages from todo/ into memory (twice its concurrency, at least
+        64); the rest stay in todo/ as they are, and qmail-send sleeps
+        instead of spinning over them. New mail for the other channel
+        still gets through at once. When the channel moves again todo/
+        drains, and every message is delivered exactly once."""
+        h = self.h
+        h.control("concurrencyremote", "1\n")
+        hold = os.path.join(h.tmp, "hold")
+        open(hold, "w").close()
+        got = os.path.join(h.tmp, "remote.got")
+        h.write_bin("qmail-remote", "#!/bin/sh\ncat >/dev/null\n"
+                    "while [ -e %s ]; do sleep 0.05; done\n"
+                    "echo \"$3\" >> %s\n"
+                    "printf 'r\\0K%%s accepted message./Remote host said: 250 ok\\n\\0' $1\n"
+                    % (hold, got))
+        q = h.path("queue")
+        n = 300
+        for i in range(n):
+            ident = 200000 + i
+            with open(os.path.join(q, "mess", str(ident % SPLIT), str(ident)), "w") as f:
+                f.write("Subject: far %d\n\nfar\n" % i)
+            with open(os.path.join(q, "todo", str(ident)), "wb") as f:
+                f.write(b"u0\0p1\0Fa@b.test\0Tr%d@far.test\0" % i)
+        h.start()
+        self.wait_log(r"^starting delivery \d+: msg \d+ to remote ")
+        bound = 64  # send.h: kFreshMin, above 2 x concurrencyremote here
+        wait_for(lambda: h.log().count("\nnew msg ") >= 1 + bound, 30, "the first messages")
+        pid = h.send_pid()
+
+        def cpu():
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        before = cpu()
+        time.sleep(2)
+        self.assertLess(cpu() - before, 0.5, "qmail-send spins while the channel is full")
+        taken = h.log().count("\nnew msg ")
+        # One delivering, `bound` waiting; a slice (8) may overshoot.
+        self.assertLessEqual(taken, 1 + bound + 8)
+        self.assertGreater(len(h.queue_files("todo")), n - taken - 1)
+        # The local channel is not held up by the remote backlog.
+        h.inject("alice@example.test", ["bob@example.test"])
+        wait_for(lambda: h.delivered("bob"), 30, "local delivery during the remote backlog")
+        self.assertLessEqual(h.log().count("\nnew msg "), taken + 1)
+        os.unlink(hold)
+        wait_for(h.empty_queue, 120, "todo/ to drain")
+        with open(got) as f:
+            rcpts = f.read().split()
+        self.assertEqual(sorted(rcpts), sorted("r%d@far.test" % i for i in range(n)))
+        self.assertEqual(h.log().count("\nnew msg "), n + 1)
+
     def test_concurrencylocal_honoured(self):
         h = self.h
         h.control("concurrencylocal", "3\n")

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <deque>
@@ -86,6 +87,9 @@ struct Chan {
   int busy = 0;
   bool in_round = false;
   bool deferred = false;
+  // Taken from todo/ and waiting in waiting_ for its first round
+  // (Send::fresh_).
+  bool fresh = false;
   bool pending() const {
     for (const auto& r : rcpts)
       if (!r.done) return true;
@@ -184,6 +188,24 @@ class Send {
   std::map<std::uint64_t, std::int64_t> waiting_at_[2];
   std::deque<std::uint64_t> active_[2];
   std::deque<std::uint64_t> todo_;
+  // Ids read from todo/ but left there because the channel had
+  // fresh_limit() new messages waiting already (process_todo); taken
+  // again, in order, when it has room. They stay in todo_known_.
+  std::deque<std::uint64_t> parked_[2];
+  // Channels of messages taken from todo/ that wait for their first
+  // round (Chan::fresh), per channel.
+  std::size_t fresh_[2] = {0, 0};
+  std::size_t fresh_limit(int c) const {
+    return std::max(kFreshMin, kFreshPerSlot * static_cast<std::size_t>(conc_[c]));
+  }
+  // A channel on hold (concurrency 0) is never full: its new messages are
+  // preprocessed and wait on disk (process_todo).
+  bool full(int c) const { return conc_[c] > 0 && fresh_[c] >= fresh_limit(c); }
+  void mark_fresh(Msg& m);
+  void unfresh(Msg& m);
+  // Whether a slice of new mail can be taken now (parked or from todo_).
+  bool can_take() const;
+  std::vector<std::uint64_t> take_slice();
   std::set<std::uint64_t> todo_known_;
   std::set<std::pair<std::int64_t, std::uint64_t>> todo_retry_;
   std::set<std::pair<std::int64_t, std::uint64_t>> recheck_;
@@ -349,24 +371,37 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
       retry(id);
       continue;
     }
-    logline("new msg " + std::to_string(id));
     auto todo = parse_todo(*text);
     if (!todo.is_ok()) {
+      logline("new msg " + std::to_string(id));
       logline("warning: unknown record type in todo/" + std::to_string(id));
       todo_retry_.insert({now() + kTodoScanInterval, id});
-      continue;
-    }
-    auto st = fs::stat(q_.mess(id));
-    if (!st.is_ok()) {
-      logline("warning: unable to stat mess/" + std::to_string(id % queue::kSplit) + "/" +
-              std::to_string(id) + "; will try again later");
-      retry(id);
       continue;
     }
     std::vector<std::string> addrs[2];
     for (const auto& r : todo->recipients) {
       Route rt = route(controls_, r);
       addrs[rt.local ? 0 : 1].push_back(std::move(rt.address));
+    }
+    bool fits = static_cast<int>(addrs[0].size()) <= free_slots[0] &&
+                static_cast<int>(addrs[1].size()) <= free_slots[1];
+    // A channel with fresh_limit() new messages waiting for their first
+    // delivery takes no more: this one stays in todo/ and comes back when
+    // the channel has room (take_slice), before anything newer.
+    if (!fits) {
+      int c = !addrs[0].empty() && full(0) ? 0 : !addrs[1].empty() && full(1) ? 1 : -1;
+      if (c >= 0) {
+        parked_[c].push_back(id);
+        continue;
+      }
+    }
+    logline("new msg " + std::to_string(id));
+    auto st = fs::stat(q_.mess(id));
+    if (!st.is_ok()) {
+      logline("warning: unable to stat mess/" + std::to_string(id % queue::kSplit) + "/" +
+              std::to_string(id) + "; will try again later");
+      retry(id);
+      continue;
     }
     // The direct path: the message is delivered from todo/<id> without
     // writing info, local and remote (and without fsyncing them).
@@ -383,8 +418,6 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     // info/<id> exists (left by a crash in an earlier preprocessing: the
     // regular path rewrites it).
     std::size_t n_rcpts = addrs[0].size() + addrs[1].size();
-    bool fits = static_cast<int>(addrs[0].size()) <= free_slots[0] &&
-                static_cast<int>(addrs[1].size()) <= free_slots[1];
     // A channel on hold (concurrency 0) gives no slot soon: such a message
     // is preprocessed, as qmail would.
     bool held = (!addrs[0].empty() && conc_[0] == 0) || (!addrs[1].empty() && conc_[1] == 0);
@@ -416,6 +449,7 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
           schedule(it->second, c, now());
         }
       }
+      mark_fresh(it->second);
       continue;
     }
     // info first: its mtime is the birth time. Then the recipient lists; a
@@ -474,7 +508,56 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
   // until qmail-clean's '+' (read_clean), so a rescan of todo/ meanwhile
   // does not take it up again.
   clean_send('i', done);
-  for (std::uint64_t id : done) load_message(id);
+  for (std::uint64_t id : done) {
+    load_message(id);
+    if (auto it = msgs_.find(id); it != msgs_.end()) mark_fresh(it->second);
+  }
+}
+
+void Send::mark_fresh(Msg& m) {
+  for (int c = 0; c < 2; ++c) {
+    Chan& ch = m.ch[c];
+    if (!ch.fresh && conc_[c] > 0 && waiting_at_[c].count(m.id)) {
+      ch.fresh = true;
+      ++fresh_[c];
+    }
+  }
+}
+
+void Send::unfresh(Msg& m) {
+  for (int c = 0; c < 2; ++c) {
+    if (!m.ch[c].fresh) continue;
+    m.ch[c].fresh = false;
+    --fresh_[c];
+  }
+}
+
+bool Send::can_take() const {
+  for (int c = 0; c < 2; ++c)
+    if (!parked_[c].empty() && !full(c)) return true;
+  return !todo_.empty() && (!full(0) || !full(1));
+}
+
+// The next slice of new mail: messages parked for a channel that has room
+// again first (as many as that room), then new names from todo/ -- while
+// at least one channel has room; a message for a full one is parked.
+std::vector<std::uint64_t> Send::take_slice() {
+  std::vector<std::uint64_t> slice;
+  for (int c = 0; c < 2; ++c) {
+    std::size_t room = conc_[c] == 0                 ? SIZE_MAX
+                       : fresh_[c] >= fresh_limit(c) ? 0
+                                                     : fresh_limit(c) - fresh_[c];
+    while (slice.size() < kTodoSlice && room > 0 && !parked_[c].empty()) {
+      slice.push_back(parked_[c].front());
+      parked_[c].pop_front();
+      --room;
+    }
+  }
+  while (slice.size() < kTodoSlice && !todo_.empty() && (!full(0) || !full(1))) {
+    slice.push_back(todo_.front());
+    todo_.pop_front();
+  }
+  return slice;
 }
 
 // A direct message (process_todo) needs its files after all: a
@@ -653,6 +736,7 @@ void Send::check_message(std::uint64_t id) {
     if (m.ch[0].pending() || m.ch[1].pending()) {
       // materialize() failed: start over from todo/<id>, which is still
       // there (recipients already delivered get a second copy).
+      unfresh(m);
       msgs_.erase(it);
       requeue_todo(id);
       return;
@@ -661,6 +745,7 @@ void Send::check_message(std::uint64_t id) {
     // then intd and mess. Until its '+', todo_known_ keeps the id.
     clean_send('x', {id});
     logline("end msg " + std::to_string(id));
+    unfresh(m);
     msgs_.erase(it);
     return;
   }
@@ -695,6 +780,7 @@ void Send::finish_removed() {
     }
     clean_send('x', {d.id});
     logline("end msg " + std::to_string(d.id));
+    unfresh(it->second);
     msgs_.erase(it);
   }
 }
@@ -860,6 +946,10 @@ void Send::dispatch(int c) {
     auto it = msgs_.find(id);
     if (it == msgs_.end()) continue;
     Chan& ch = it->second.ch[c];
+    if (ch.fresh) {
+      ch.fresh = false;
+      --fresh_[c];
+    }
     ch.in_round = true;
     ch.deferred = false;
     for (auto& r : ch.rcpts) r.tried = false;
@@ -1200,11 +1290,7 @@ Status Send::run() {
       // mail, so a flood in todo/ cannot starve them.
       dispatch(0);
       dispatch(1);
-      std::vector<std::uint64_t> slice;
-      while (slice.size() < kTodoSlice && !todo_.empty()) {
-        slice.push_back(todo_.front());
-        todo_.pop_front();
-      }
+      std::vector<std::uint64_t> slice = take_slice();
       if (!slice.empty()) process_todo(slice);
       dispatch(0);
       dispatch(1);
@@ -1231,8 +1317,10 @@ Status Send::run() {
     fds.push_back({g_term ? -1 : todo_watch_.fd(), POLLIN, 0});
     if (trigger_.valid() && !g_term) fds.push_back({trigger_.get(), POLLIN, 0});
     int timeout = -1;
+    // New mail waits while every channel it could go to is full: slots
+    // freeing (a report) wake the loop.
     bool busy_work =
-        !g_term && (!todo_.empty() || (!recheck_.empty() && recheck_.begin()->first <= now()));
+        !g_term && (can_take() || (!recheck_.empty() && recheck_.begin()->first <= now()));
     if (busy_work) {
       timeout = 0;
     } else if (!g_term) {

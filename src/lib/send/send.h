@@ -21,6 +21,15 @@ inline constexpr std::size_t kTodoSlice = 8;
 // files; docs/queue.md) held at once beyond those that got their delivery
 // slots at once: the rest of a flood is preprocessed as usual.
 inline constexpr std::size_t kMaxDirect = 10000;
+// New messages (taken from todo/ and waiting in memory for their first
+// delivery) held at most per channel: kFreshPerSlot per delivery slot,
+// and never fewer than kFreshMin. Beyond that a new message for the
+// channel stays in todo/ (only its id is kept) until the channel has
+// room, so a backlog costs qmail-send a few bytes per message, not its
+// recipients, and a stalled channel does not stop the other one's new
+// mail (docs/queue.md).
+inline constexpr std::size_t kFreshPerSlot = 2;
+inline constexpr std::size_t kFreshMin = 64;
 // todo/ is rescanned this often even without a trigger poke (seconds).
 inline constexpr int kTodoScanInterval = 60;
 // After trouble (disk, qmail-clean, qmail-queue) an action is retried
