@@ -147,7 +147,8 @@ class Send {
   // The names todo_watch_ saw (or, without it or after lost events, a
   // listing of todo/).
   void scan_new_todo();
-  void process_todo(const std::vector<std::uint64_t>& ids);
+  // The first `n_parked` of `ids` come from parked_ (take_slice).
+  void process_todo(const std::vector<std::uint64_t>& ids, std::size_t n_parked);
   bool materialize(Msg& m);
   void requeue_todo(std::uint64_t id);
   void sweep_mess();
@@ -201,14 +202,22 @@ class Send {
   // A channel on hold (concurrency 0) is never full: its new messages are
   // preprocessed and wait on disk (process_todo).
   bool full(int c) const { return conc_[c] > 0 && fresh_[c] >= fresh_limit(c); }
+  // A message that needs both channels is taken while one of them has
+  // room, up to twice the bound on the other (process_todo).
+  bool overfull(int c) const { return conc_[c] > 0 && fresh_[c] >= 2 * fresh_limit(c); }
   void mark_fresh(Msg& m);
   void unfresh(Msg& m);
   // Whether a slice of new mail can be taken now (parked or from todo_).
   bool can_take() const;
-  std::vector<std::uint64_t> take_slice();
+  // Returns the slice and, in *n_parked, how many of it (at its front)
+  // come from parked_.
+  std::vector<std::uint64_t> take_slice(std::size_t* n_parked);
   std::set<std::uint64_t> todo_known_;
   std::set<std::pair<std::int64_t, std::uint64_t>> todo_retry_;
   std::set<std::pair<std::int64_t, std::uint64_t>> recheck_;
+  // Messages whose files could not be read (load_message): read again at
+  // their time.
+  std::set<std::pair<std::int64_t, std::uint64_t>> reload_;
   std::string outbuf_[2];
   spawn::Decoder dec_[2];
   Fd trigger_;
@@ -319,7 +328,7 @@ void Send::scan_new_todo() {
 // started before qmail-clean's '+' (so no 'D' mark can be lost by the
 // rewrite). A batch is written first and then fsynced with all its
 // directories at once (group commit).
-void Send::process_todo(const std::vector<std::uint64_t>& ids) {
+void Send::process_todo(const std::vector<std::uint64_t>& ids, std::size_t n_parked) {
   struct Work {
     std::uint64_t id;
     Todo todo;
@@ -347,7 +356,10 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     return true;
   };
 
-  for (std::uint64_t id : ids) {
+  // Parked again after coming from parked_: back to the front, in order.
+  std::vector<std::uint64_t> reparked[2];
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    std::uint64_t id = ids[k];
     if (clean_pending(id)) {
       // qmail-clean is still removing a message with this id, perhaps
       // this very todo/<id>: never take it up now. The '+' makes us
@@ -387,11 +399,19 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
                 static_cast<int>(addrs[1].size()) <= free_slots[1];
     // A channel with fresh_limit() new messages waiting for their first
     // delivery takes no more: this one stays in todo/ and comes back when
-    // the channel has room (take_slice), before anything newer.
+    // the channel has room (take_slice), before anything newer. A message
+    // for both channels is taken while either has room, so a stalled
+    // channel does not hold up the other's recipients, until the stalled
+    // one has twice its bound.
     if (!fits) {
-      int c = !addrs[0].empty() && full(0) ? 0 : !addrs[1].empty() && full(1) ? 1 : -1;
-      if (c >= 0) {
-        parked_[c].push_back(id);
+      bool need[2] = {!addrs[0].empty(), !addrs[1].empty()};
+      int c = need[0] && overfull(0) ? 0 : need[1] && overfull(1) ? 1 : -1;
+      if (c < 0 && (!need[0] || full(0)) && (!need[1] || full(1))) c = need[0] ? 0 : 1;
+      if (c >= 0 && (need[0] || need[1])) {
+        if (k < n_parked)
+          reparked[c].push_back(id);
+        else
+          parked_[c].push_back(id);
         continue;
       }
     }
@@ -479,6 +499,8 @@ void Send::process_todo(const std::vector<std::uint64_t>& ids) {
     }
     work.push_back({id, std::move(*todo), st->st_size});
   }
+  for (int c = 0; c < 2; ++c)
+    parked_[c].insert(parked_[c].begin(), reparked[c].begin(), reparked[c].end());
   if (work.empty()) return;
 
   // The files' bytes, then their names, must be durable before todo/<id>
@@ -541,7 +563,7 @@ bool Send::can_take() const {
 // The next slice of new mail: messages parked for a channel that has room
 // again first (as many as that room), then new names from todo/ -- while
 // at least one channel has room; a message for a full one is parked.
-std::vector<std::uint64_t> Send::take_slice() {
+std::vector<std::uint64_t> Send::take_slice(std::size_t* n_parked) {
   std::vector<std::uint64_t> slice;
   for (int c = 0; c < 2; ++c) {
     std::size_t room = conc_[c] == 0                 ? SIZE_MAX
@@ -553,6 +575,7 @@ std::vector<std::uint64_t> Send::take_slice() {
       --room;
     }
   }
+  *n_parked = slice.size();
   while (slice.size() < kTodoSlice && !todo_.empty() && (!full(0) || !full(1))) {
     slice.push_back(todo_.front());
     todo_.pop_front();
@@ -656,7 +679,7 @@ void Send::scan_info() {
 }
 
 void Send::load_message(std::uint64_t id) {
-  auto again = [&] { recheck_.insert({now() + kTroubleDelay, id}); };
+  auto again = [&] { reload_.insert({now() + kTroubleDelay, id}); };
   std::string info_path = q_.info(id);
   auto info = fs::read_file(info_path, kMaxEnvelope);
   auto info_st = fs::stat(info_path);
@@ -1179,6 +1202,7 @@ std::int64_t Send::next_wakeup() const {
     if (!waiting_[c].empty() && busy_[c] < conc_[c]) w = std::min(w, waiting_[c].begin()->first);
   if (!todo_retry_.empty()) w = std::min(w, todo_retry_.begin()->first);
   if (!recheck_.empty()) w = std::min(w, recheck_.begin()->first);
+  if (!reload_.empty()) w = std::min(w, reload_.begin()->first);
   if (!clean_retry_.empty()) w = std::min(w, std::get<0>(*clean_retry_.begin()));
   return w;
 }
@@ -1281,6 +1305,16 @@ Status Send::run() {
         clean_retry_.erase(clean_retry_.begin());
         clean_send(cmd, {id});
       }
+      while (!reload_.empty() && reload_.begin()->first <= t) {
+        std::uint64_t id = reload_.begin()->second;
+        reload_.erase(reload_.begin());
+        // Unless it is being taken from todo/ again: then look later.
+        if (msgs_.count(id)) continue;
+        if (!fs::exists(q_.todo(id))) {
+          if (fs::exists(q_.info(id))) load_message(id);
+        } else if (todo_known_.count(id))
+          reload_.insert({t + kTroubleDelay, id});
+      }
       while (!recheck_.empty() && recheck_.begin()->first <= t) {
         std::uint64_t id = recheck_.begin()->second;
         recheck_.erase(recheck_.begin());
@@ -1290,8 +1324,9 @@ Status Send::run() {
       // mail, so a flood in todo/ cannot starve them.
       dispatch(0);
       dispatch(1);
-      std::vector<std::uint64_t> slice = take_slice();
-      if (!slice.empty()) process_todo(slice);
+      std::size_t n_parked = 0;
+      std::vector<std::uint64_t> slice = take_slice(&n_parked);
+      if (!slice.empty()) process_todo(slice, n_parked);
       dispatch(0);
       dispatch(1);
     }
