@@ -11,6 +11,8 @@
 #include <memory>
 
 #include "addr/addr.h"
+#include "base/kept.h"
+#include "base/scope_guard.h"
 #include "base/strings.h"
 #include "io/io.h"
 
@@ -27,6 +29,15 @@ std::string one_line(std::string_view s) {
 }
 
 constexpr std::size_t kChunk = 65536;
+
+// A kChunk buffer, the same one for every delivery of a worker
+// (base/kept.h); not zeroed: every byte used is read into it.
+Kept<std::unique_ptr<char[]>> g_chunk;
+std::unique_ptr<char[]> take_chunk() {
+  auto buf = g_chunk.take();
+  if (!buf) buf = std::make_unique_for_overwrite<char[]>(kChunk);
+  return buf;
+}
 
 }  // namespace
 
@@ -71,8 +82,8 @@ std::string ufline(std::string_view sender, std::time_t when) {
 }
 
 Status for_each_chunk(int fd, const std::function<Status(std::string_view)>& sink) {
-  // Not zeroed first: every byte used is read into it.
-  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+  auto buf = take_chunk();
+  ScopeGuard give_back([&] { g_chunk.give(std::move(buf)); });
   off_t off = 0;
   for (;;) {
     ssize_t n = ::pread(fd, buf.get(), kChunk, off);
@@ -134,8 +145,8 @@ Result<Fd> seekable_message(int fd) {
     if (!tmp.valid()) return temp_sys("Unable to copy message to a temporary file", errno, "4.3.0");
     ::unlink(path.c_str());
   }
-  // Not zeroed first: every byte used is read into it.
-  auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+  auto buf = take_chunk();
+  ScopeGuard give_back([&] { g_chunk.give(std::move(buf)); });
   for (;;) {
     ssize_t n = ::read(fd, buf.get(), kChunk);
     if (n < 0) {
