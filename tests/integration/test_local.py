@@ -584,13 +584,21 @@ class LoopTest(LocalCase):
     def test_looping_message_bounces(self):
         self.maildirmake()
         self.write(".qmail", "./Maildir/\n&a@one.test\n")
-        msg = b"Received: x\nDELIVERED-TO: Joe@Example.COM\nSubject: loop\n\nbody\n"
+        msg = b"Received: x\nDelivered-To: joe@example.com\nSubject: loop\n\nbody\n"
         p = self.local(message=msg)
         self.assertEqual(p.returncode, 100)
         self.assertEqual(p.stdout, b"This message is looping: it already has my "
                                    b"Delivered-To line. (#5.4.6)\n")
         self.assertEqual(self.maildir_messages(), [])
         self.assertEqual(self.forwards(), [])
+
+    def test_only_exactly_the_same_line_is_a_loop(self):
+        """qmail-local(8): "If exactly the same Delivered-To: local@domain
+        already appears": a line that differs in case is not ours."""
+        self.maildirmake()
+        self.write(".qmail", "./Maildir/\n")
+        msg = b"Received: x\nDELIVERED-TO: Joe@Example.COM\nSubject: loop\n\nbody\n"
+        self.assertDelivered(self.local(message=msg), "1+0+0")
 
     def test_other_delivered_to_lines_are_fine(self):
         self.maildirmake()

@@ -109,7 +109,7 @@ Result<bool> header_has_line(int fd, std::string_view field) {
           done = true;
           return Status::perm("end of header");
         }
-        if (len == field.size() && str::iequals(line, field)) {
+        if (len == field.size() && line == field) {
           found = true;
           done = true;
           return Status::perm("found");
@@ -125,7 +125,7 @@ Result<bool> header_has_line(int fd, std::string_view field) {
   });
   if (!s.is_ok() && !done) return s;
   // A header that ends without a newline still ends with a line.
-  if (!done && len == field.size() && str::iequals(line, field)) found = true;
+  if (!done && len == field.size() && line == field) found = true;
   return found;
 }
 

@@ -38,7 +38,8 @@ Status for_each_chunk(int fd, const std::function<Status(std::string_view)>& sin
 
 // Does the header of the message at `fd` (up to the first empty line)
 // contain a line equal to `field` (e.g. "Delivered-To: joe@example.com",
-// no newline), ignoring ASCII case? Streams the message; memory is
+// no newline), byte for byte (qmail-local(8): "exactly the same")?
+// Streams the message; memory is
 // bounded by the length of `field`.
 Result<bool> header_has_line(int fd, std::string_view field);
 

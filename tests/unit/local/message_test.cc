@@ -84,7 +84,11 @@ TEST(MessageTest, HeaderHasLine) {
     bool want;
   } cases[] = {
       {"Delivered-To: joe@x.org\n\nbody\n", true},
-      {"A: b\ndelivered-to: JOE@x.org\nC: d\n\n", true},
+      {"A: b\nDelivered-To: joe@x.org\nC: d\n\n", true},
+      // qmail-local(8): only exactly the same line.
+      {"A: b\ndelivered-to: joe@x.org\nC: d\n\n", false},
+      {"Delivered-To: JOE@x.org\n\n", false},
+      {"Delivered-To: joe@X.ORG\n\n", false},
       {"Delivered-To: joe@x.org", true},
       {"Delivered-To: joe@x.orgX\n\n", false},
       {"Delivered-To:  joe@x.org\n\n", false},
