@@ -353,6 +353,20 @@ class Compilers(unittest.TestCase):
             self.assertEqual(f.read(), before)
         self.assertFalse(os.path.exists(cdb + ".tmp"))
 
+    def test_newmrh_without_morercpthosts_leaves_cdb_alone(self):
+        with open(self.home.path("control", "morercpthosts"), "w") as f:
+            f.write("mrh.test\n")
+        self.home.run_ok("qmail-newmrh")
+        cdb = self.home.path("control", "morercpthosts.cdb")
+        with open(cdb, "rb") as f:
+            before = f.read()
+        os.unlink(self.home.path("control", "morercpthosts"))
+        p = self.home.run("qmail-newmrh")
+        self.assertEqual(p.returncode, 111)
+        self.assertIn(b"morercpthosts", p.stderr)  # it complains
+        with open(cdb, "rb") as f:
+            self.assertEqual(f.read(), before)
+
     def smtp_rcpt(self, *domains):
         cmds = b"HELO x\r\nMAIL FROM:<a@remote.test>\r\n" + b"".join(
             b"RCPT TO:<u@" + d.encode() + b">\r\n" for d in domains) + b"QUIT\r\n"
@@ -371,9 +385,11 @@ class Compilers(unittest.TestCase):
                                         "other.test"), ["250", "250", "250", "553", "553"])
 
     def test_newmrh_without_morercpthosts(self):
+        """As qmail's: no morercpthosts is a problem (exit 111), and no cdb
+        is made; qmail-smtpd goes by rcpthosts alone."""
         p = self.home.run("qmail-newmrh")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertTrue(os.path.exists(self.home.path("control", "morercpthosts.cdb")))
+        self.assertEqual(p.returncode, 111, p.stderr)
+        self.assertFalse(os.path.exists(self.home.path("control", "morercpthosts.cdb")))
         self.assertEqual(self.smtp_rcpt("example.test", "more.test"), ["250", "553"])
 
 

@@ -348,6 +348,18 @@ class InjectTest(unittest.TestCase):
                 if want:
                     self.assertIn(b"qmail-inject: fatal:", p.stderr)
 
+    def test_queue_programs_own_reason(self):
+        """qmail-queue(8), exit 82: a $QMAILQUEUE program's reason on
+        descriptor 6 is reported, permanent for "D", temporary for "Z"."""
+        for text, code in [("Dno thanks", 100), ("Ztry later", 111)]:
+            qq = os.path.join(self.h.tmp, "qq82")
+            with open(qq, "w") as f:
+                f.write("#!/bin/sh\ncat >/dev/null\nprintf '%s' >&6\nexit 82\n" % text)
+            os.chmod(qq, 0o755)
+            p = self.h.run("qmail-inject", ["a@x.example"], input=b"\nx\n", QMAILQUEUE=qq)
+            self.assertEqual(p.returncode, code, p.stderr)
+            self.assertIn(text[1:].encode(), p.stderr)
+
     def test_queue_missing(self):
         p = self.h.run("qmail-inject", ["a@x.example"], input=b"\nx\n",
                        QMAILQUEUE=os.path.join(self.h.tmp, "nonexistent"))

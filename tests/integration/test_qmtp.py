@@ -92,6 +92,22 @@ class QmtpTest(HomeTestCase):
         self.assertEqual(resp[0][:1], b"D")
         self.assertEqual(self.todo_count(), 0)
 
+    def test_queue_programs_own_reason(self):
+        """qmail-queue(8), exit 82: the reason a $QMAILQUEUE program writes
+        to descriptor 6 is the response, "D..." permanent, "Z..." not."""
+        for text, want in [(b"Dgo away (#5.7.1)", b"Dgo away (#5.7.1)"),
+                           (b"Zlater (#4.3.5)", b"Zlater (#4.3.5)")]:
+            qq = os.path.join(self.home.tmp, "qq82")
+            with open(qq, "wb") as f:
+                f.write(b"#!/bin/sh\ncat >/dev/null\nprintf '%s' >&6\nexit 82\n" % text)
+            os.chmod(qq, 0o755)
+            lst = self.listen(env={"QMAILQUEUE": qq})
+            resp, _ = self.exchange(lst, qmtp_package(MSG, b"", [b"alice@example.test",
+                                                                 b"bob@example.test"]), 2)
+            self.assertEqual(resp, [want, want])
+            lst.stop()
+        self.assertEqual(self.todo_count(), 0)
+
     def test_all_refused_queues_nothing(self):
         lst = self.listen()
         resp, _ = self.exchange(lst, qmtp_package(MSG, b"", [b"a@elsewhere.test",

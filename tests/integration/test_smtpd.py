@@ -229,6 +229,31 @@ class QueueErrors(SmtpdTestCase):
             self.assertIn(want + "\r\n", out)
             self.assertNotIn("250 2.0.0 ok", out)
 
+    def custom_qq(self, name, text, code=82):
+        """A program offering qmail-queue's interface that refuses with its
+        own reason on descriptor 6 (qmail-queue(8), exit code 82)."""
+        path = os.path.join(self.home.tmp, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\nprintf '%%s' '%s' >&6\nexit %d\n" % (text, code))
+        os.chmod(path, 0o755)
+        return path
+
+    def test_exit_82_gives_the_programs_own_reason(self):
+        for text, want in [("Dno thanks (#5.7.1)", "554 5.7.1 no thanks (#5.7.1)"),
+                           ("Zcome back later (#4.3.5)", "451 4.3.5 come back later (#4.3.5)"),
+                           ("Dno code here", "554 5.0.0 no code here"),
+                           # Nothing usable on descriptor 6: a temporary problem.
+                           ("", "451 4.3.0 qq temporary problem (#4.3.0)"),
+                           ("Xodd", "451 4.3.0 qq temporary problem (#4.3.0)")]:
+            qq = self.custom_qq("qq82", text)
+            out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", QMAILQUEUE=qq)
+            self.assertIn(want + "\r\n", out)
+            self.assertNotIn("250 2.0.0 ok", out)
+        # Descriptor 6 is only read for 82.
+        qq = self.custom_qq("qq31", "Dignored", 31)
+        out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", QMAILQUEUE=qq)
+        self.assertIn("554 5.3.0 mail server permanently rejected message (#5.3.0)\r\n", out)
+
     def test_qmailqueue_is_used(self):
         out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", QMAILQUEUE=self.fake_qq(0))
         self.assertIn("250 2.0.0 ok", out)

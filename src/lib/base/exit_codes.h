@@ -27,6 +27,7 @@ inline constexpr int kNetworkError = 56;           // temp: trouble making a net
 inline constexpr int kQueueDir = 61;               // temp: trouble in home directory
 inline constexpr int kQueueFiles = 62;             // temp: trouble creating files in the queue
 inline constexpr int kInternalBug = 81;            // temp
+inline constexpr int kCustomError = 82;            // the reason is on descriptor 6 ("D..."/"Z...")
 inline constexpr int kEnvelopeFormat = 91;         // temp: envelope format error
 inline constexpr int kExecFailed = 120;            // temp: a caller could not exec qmail-queue
 // clang-format on

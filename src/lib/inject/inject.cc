@@ -513,8 +513,9 @@ class Sink {
     if (!sub_) return out_.flush();
     QMAIL_ASSIGN_OR_RETURN(int code, sub_->finish(p.sender, p.recipients));
     if (code == queue_exit::kOk) return Status::ok();
-    std::string why = std::string("qmail-queue failed: ") + queue_exit::describe(code);
-    return queue_exit::is_perm(code) ? Status::perm(why) : Status::temp(why);
+    auto no = sub_->refusal(code);
+    std::string why = "qmail-queue failed: " + no.text;
+    return no.perm ? Status::perm(why) : Status::temp(why);
   }
 
  private:

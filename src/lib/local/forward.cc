@@ -30,8 +30,9 @@ Result<long> forward(int msgfd, std::string_view prefix, std::string_view sender
     return Status::temp("Unable to forward message: " + code.status().message() + " (#4.3.0)");
   }
   if (*code == queue_exit::kOk) return qp;
-  std::string why = std::string("Unable to forward message: ") + queue_exit::describe(*code);
-  return queue_exit::is_perm(*code) ? Status::perm(why) : Status::temp(why);
+  auto no = qq.refusal(*code);
+  std::string why = "Unable to forward message: " + no.text;
+  return no.perm ? Status::perm(why) : Status::temp(why);
 }
 
 }  // namespace qmail::local

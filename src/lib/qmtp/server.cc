@@ -57,16 +57,20 @@ struct Incoming {
   std::string finish(std::string_view sender, const std::vector<std::string>& rcpts) {
     if (!failure.empty() || !sub)
       return failure.empty() ? "Zqq temporary problem (#4.3.0)" : failure;
+    pid_t qp = sub->pid();  // qmail-log(5) "qp": gone after finish()
     auto code = sub->finish(sender, rcpts);
-    sub.reset();
     if (!code.is_ok()) {
+      sub.reset();
       log::warn(code.status().message());
       return "Zqq temporary problem (#4.3.0)";
     }
     if (*code == 0) {
-      return "Kok " + std::to_string(std::time(nullptr)) + " qp " + std::to_string(::getpid());
+      sub.reset();
+      return "Kok " + std::to_string(std::time(nullptr)) + " qp " + std::to_string(qp);
     }
-    return std::string(queue_exit::is_perm(*code) ? "D" : "Z") + queue_exit::describe(*code);
+    auto no = sub->refusal(*code);
+    sub.reset();
+    return (no.perm ? "D" : "Z") + no.text;
   }
 };
 

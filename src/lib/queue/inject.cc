@@ -38,19 +38,30 @@ using queue_exit::kExecFailed;
 
 // Runs in the forked child: only async-signal-safe calls until exec.
 // `builtin`: run our qmail-queue's code here instead (spawn/builtin.h).
-[[noreturn]] void exec_child(const char* prog, int msg_fd, int env_fd, bool builtin) {
+[[noreturn]] void exec_child(const char* prog, int msg_fd, int env_fd, int err_fd, bool builtin) {
   // Move both ends above 2 first, so that dup2 onto 0 and 1 can never
-  // clobber the other one (a caller may have started with fd 0 or 1 closed).
+  // clobber the other one (a caller may have started with fd 0 or 1 closed),
+  // and descriptor 6's above 6.
   int m = ::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3);
   int e = ::fcntl(env_fd, F_DUPFD_CLOEXEC, 3);
-  if (m < 0 || e < 0) ::_exit(kExecFailed);
+  int x = err_fd < 0 ? -1 : ::fcntl(err_fd, F_DUPFD_CLOEXEC, 7);
+  if (m < 0 || e < 0 || (err_fd >= 0 && x < 0)) ::_exit(kExecFailed);
   if (::dup2(m, 0) != 0 || ::dup2(e, 1) != 1) ::_exit(kExecFailed);
-  // Nothing but fds 0, 1 and 2 reaches qmail-queue, even descriptors the
-  // caller forgot to mark close-on-exec.
-  if (::close_range(3, ~0U, 0) != 0) {
+  if (x >= 0 && ::dup2(x, 6) != 6) ::_exit(kExecFailed);
+  // Nothing but fds 0, 1, 2 (and 6) reaches qmail-queue, even descriptors
+  // the caller forgot to mark close-on-exec.
+  auto close_from_to = [](unsigned first, unsigned last) {
+    if (::close_range(first, last, 0) == 0) return;
     long max = ::sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > INT_MAX) max = 65536;
-    for (int fd = 3; fd < max; ++fd) ::close(fd);
+    for (long fd = first; fd < max && fd <= static_cast<long>(last); ++fd)
+      ::close(static_cast<int>(fd));
+  };
+  if (x >= 0) {
+    close_from_to(3, 5);
+    close_from_to(7, ~0U);
+  } else {
+    close_from_to(3, ~0U);
   }
   // run_program ignores SIGPIPE; a $QMAILQUEUE filter must get the default.
   ::signal(SIGPIPE, SIG_DFL);
@@ -109,10 +120,12 @@ void abandon(pid_t& pid, Fd& message, Fd& envelope) {
 // root-mode home, where qmail-queue is setuid and always exec'd). Returns
 // the pid, or -1 when posix_spawn fails (the caller then forks as before,
 // so a program that cannot be run still makes its child exit 120).
-pid_t spawn_queue(const char* prog, int msg_fd, int env_fd) {
-  // Above 2 first, so that the dup2s onto 0 and 1 cannot clobber each other.
+pid_t spawn_queue(const char* prog, int msg_fd, int env_fd, int err_fd) {
+  // Above 2 first, so that the dup2s onto 0 and 1 cannot clobber each other
+  // (and descriptor 6's above 6).
   Fd m(::fcntl(msg_fd, F_DUPFD_CLOEXEC, 3)), e(::fcntl(env_fd, F_DUPFD_CLOEXEC, 3));
-  if (!m.valid() || !e.valid()) return -1;
+  Fd x(err_fd < 0 ? -1 : ::fcntl(err_fd, F_DUPFD_CLOEXEC, 7));
+  if (!m.valid() || !e.valid() || (err_fd >= 0 && !x.valid())) return -1;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   if (::posix_spawn_file_actions_init(&fa) != 0) return -1;
@@ -124,9 +137,15 @@ pid_t spawn_queue(const char* prog, int msg_fd, int env_fd) {
   ::sigemptyset(&none);
   ::sigemptyset(&pipe);
   ::sigaddset(&pipe, SIGPIPE);  // run_program ignores it; qmail-queue gets the default
+  // glibc's close actions ignore a descriptor that is not open.
   bool ok = ::posix_spawn_file_actions_adddup2(&fa, m.get(), 0) == 0 &&
             ::posix_spawn_file_actions_adddup2(&fa, e.get(), 1) == 0 &&
-            ::posix_spawn_file_actions_addclosefrom_np(&fa, 3) == 0 &&
+            (x.valid() ? ::posix_spawn_file_actions_adddup2(&fa, x.get(), 6) == 0 &&
+                             ::posix_spawn_file_actions_addclose(&fa, 3) == 0 &&
+                             ::posix_spawn_file_actions_addclose(&fa, 4) == 0 &&
+                             ::posix_spawn_file_actions_addclose(&fa, 5) == 0 &&
+                             ::posix_spawn_file_actions_addclosefrom_np(&fa, 7) == 0
+                       : ::posix_spawn_file_actions_addclosefrom_np(&fa, 3) == 0) &&
             ::posix_spawnattr_setsigmask(&attr, &none) == 0 &&
             ::posix_spawnattr_setsigdefault(&attr, &pipe) == 0 &&
             ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) == 0;
@@ -212,18 +231,26 @@ Result<Submission> Submission::start() {
   Fd msg_r(mp[0]), msg_w(mp[1]);
   if (::pipe2(ep, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
   Fd env_r(ep[0]), env_w(ep[1]);
+  // qmail-queue(8), exit 82: a program offering its interface may write
+  // its own reason to descriptor 6. Read only after it exited, so never
+  // blocking.
+  int xp[2];
+  if (::pipe2(xp, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
+  Fd err_r(xp[0]), err_w(xp[1]);
+  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
 
-  pid_t pid = builtin ? -1 : spawn_queue(prog.c_str(), msg_r.get(), env_r.get());
+  pid_t pid = builtin ? -1 : spawn_queue(prog.c_str(), msg_r.get(), env_r.get(), err_w.get());
   if (pid < 0) {
     pid = ::fork();
     if (pid < 0) return Status::temp_errno("unable to fork");
-    if (pid == 0) exec_child(prog.c_str(), msg_r.get(), env_r.get(), builtin);
+    if (pid == 0) exec_child(prog.c_str(), msg_r.get(), env_r.get(), err_w.get(), builtin);
   }
 
   Submission s;
   s.pid_ = pid;
   s.message_ = std::move(msg_w);
   s.envelope_ = std::move(env_w);
+  s.custom_ = std::move(err_r);
   s.take_buffer();
   return s;
 }
@@ -254,6 +281,8 @@ Submission::Submission(Submission&& o) noexcept
       code_(o.code_),
       message_(std::move(o.message_)),
       envelope_(std::move(o.envelope_)),
+      custom_(std::move(o.custom_)),
+      custom_error_(std::move(o.custom_error_)),
       buf_(std::move(o.buf_)),
       broken_(o.broken_),
       served_(std::exchange(o.served_, false)) {}
@@ -268,6 +297,8 @@ Submission& Submission::operator=(Submission&& o) noexcept {
     code_ = o.code_;
     message_ = std::move(o.message_);
     envelope_ = std::move(o.envelope_);
+    custom_ = std::move(o.custom_);
+    custom_error_ = std::move(o.custom_error_);
     buf_ = std::move(o.buf_);
     broken_ = o.broken_;
     served_ = std::exchange(o.served_, false);
@@ -408,7 +439,32 @@ Result<int> Submission::finish(std::string_view sender,
   // qmail's qmail_close: success after we failed to hand over every byte
   // cannot be trusted; report it as a read error.
   if (code == queue_exit::kOk && broken_) return queue_exit::kReadError;
+  if (code == queue_exit::kCustomError && custom_.valid()) {
+    // Whatever it wrote before it exited is in the pipe (bounded: one
+    // line of a reply is all a client is told).
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(custom_.get(), buf, sizeof buf)) < 0 && errno == EINTR) {
+    }
+    if (n > 0) custom_error_.assign(buf, static_cast<std::size_t>(n));
+  }
+  custom_.reset();
   return code;
+}
+
+Submission::Refusal Submission::refusal(int code) const {
+  if (code == queue_exit::kCustomError) {
+    // One line, without control characters: it becomes a reply line.
+    std::string_view text(custom_error_);
+    text = text.substr(0, text.find_first_of("\r\n"));
+    if (text.size() > 1 && (text[0] == 'D' || text[0] == 'Z')) {
+      std::string clean(text.substr(1));
+      for (char& c : clean)
+        if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+      return {text[0] == 'D', clean};
+    }
+  }
+  return {queue_exit::is_perm(code), queue_exit::describe(code)};
 }
 
 }  // namespace qmail::queue

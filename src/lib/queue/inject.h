@@ -18,11 +18,12 @@ namespace qmail::queue {
 class Enqueuer;
 
 // Starts `prog` (qmail-queue) with `fd0` and `fd1` on its descriptors 0
-// and 1, the caller's 2, nothing else, no signal blocked and SIGPIPE at
-// its default, without copying the caller's memory (posix_spawn).
-// Returns its pid, or -1 (nothing started). Submission's and
-// QueueServer's (queue/serve.h) way of running qmail-queue.
-pid_t spawn_queue(const char* prog, int fd0, int fd1);
+// and 1, the caller's 2, `fd6` (unless -1) on 6, nothing else, no signal
+// blocked and SIGPIPE at its default, without copying the caller's
+// memory (posix_spawn). Returns its pid, or -1 (nothing started).
+// Submission's and QueueServer's (queue/serve.h) way of running
+// qmail-queue.
+pid_t spawn_queue(const char* prog, int fd0, int fd1, int fd6 = -1);
 
 // One run of qmail-queue. start() forks $QMAILQUEUE (honoured unless the
 // process is setuid/setgid) or else HOME/bin/qmail-queue, with the message
@@ -76,6 +77,16 @@ class Submission {
   // Returns qmail-queue's exit code, or a temp error if it could not be
   // run or died by a signal.
   Result<int> finish(std::string_view sender, const std::vector<std::string>& recipients);
+  // What to tell the client when finish() returned `code` (nonzero):
+  // permanent or not, and the text (with its "(#x.y.z)"). qmail-queue(8):
+  // 82 means a program offering qmail-queue's interface wrote its own
+  // reason to descriptor 6, "D..." permanent, "Z..." temporary; any other
+  // code is described by queue_exit::describe.
+  struct Refusal {
+    bool perm;
+    std::string text;
+  };
+  Refusal refusal(int code) const;
   // qmail-queue's pid while it runs (-1 after finish): qmail-log(5)'s "qp".
   pid_t pid() const { return pid_; }
 
@@ -94,6 +105,10 @@ class Submission {
   int code_ = 0;
   Fd message_;
   Fd envelope_;
+  // The read end of the child's descriptor 6 (qmail-queue(8), exit 82),
+  // and what came through it.
+  Fd custom_;
+  std::string custom_error_;
   std::string buf_;
   bool broken_ = false;
   bool served_ = false;

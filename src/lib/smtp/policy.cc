@@ -168,13 +168,12 @@ bool LocalIps::is_local_literal(std::string_view literal) const {
 Status make_morercpthosts(const std::string& home_dir) {
   std::string src = home_dir + "/control/morercpthosts";
   std::string dst = home_dir + "/control/morercpthosts.cdb";
-  std::string text;
+  // A missing morercpthosts is a problem too (qmail-newmrh(8)): as qmail's,
+  // it complains and leaves the cdb alone.
   auto r = fs::read_file(src, control::kMaxControlFile);
-  if (r.is_ok()) {
-    text = std::move(r).value();
-  } else if (r.status().err() != ENOENT) {
-    return r.status();
-  }
+  if (!r.is_ok())
+    return Status::temp("unable to read control/morercpthosts: " + r.status().message());
+  std::string text = std::move(r).value();
   std::string tmp = dst + ".tmp";
   QMAIL_ASSIGN_OR_RETURN(Fd fd, fs::open_trunc(tmp, 0644));
   struct cdb_make cm;

@@ -310,7 +310,8 @@ bool Session::data() {
     return true;
   }
   if (*code != 0) {
-    reply(format_reply(queue_exit::is_perm(*code) ? 554 : 451, queue_exit::describe(*code)));
+    auto no = sub->refusal(*code);
+    reply(format_reply(no.perm ? 554 : 451, no.text));
     return true;
   }
   // qmail-smtpd's "250 ok <time> qp <pid of qmail-queue>".
