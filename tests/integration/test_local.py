@@ -33,6 +33,7 @@ QQ_SCRIPT = """#!/bin/sh
 # Records what qmail-queue would get: message on fd 0, envelope on fd 1.
 cat > "$QQ_DIR/message.$$"
 cat 0<&1 > "$QQ_DIR/envelope.$$"
+[ -n "$QQ_REASON" ] && printf '%s' "$QQ_REASON" >&6
 exit "${QQ_EXIT:-0}"
 """
 
@@ -474,6 +475,13 @@ class ForwardTest(LocalCase):
         p = self.local(env=self.env(QQ_EXIT="53"))
         self.assertEqual(p.returncode, 111)
         self.assertIn(b"Unable to forward message: qq write error", p.stdout)
+        # qmail-queue(8), 82: the queue program's own reason, D or Z.
+        p = self.local(env=self.env(QQ_EXIT="82", QQ_REASON="Dlist closed (#5.7.1)"))
+        self.assertEqual(p.returncode, 100)
+        self.assertEqual(p.stdout, b"Unable to forward message: list closed (#5.7.1)\n")
+        p = self.local(env=self.env(QQ_EXIT="82", QQ_REASON="Zbusy (#4.3.5)"))
+        self.assertEqual(p.returncode, 111)
+        self.assertEqual(p.stdout, b"Unable to forward message: busy (#4.3.5)\n")
 
     def test_forward_only_file_may_be_executable(self):
         self.write(".qmail", "&a@one.test\n", mode=0o700)
