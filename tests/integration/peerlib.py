@@ -97,10 +97,12 @@ class Ucspi:
     tcpserver -1 -H -R -l NAME -x rules.cdb 127.0.0.1 0 qmail-smtpd.
     `rules` is tcprules(1) input compiled by the real tcprules."""
 
-    def __init__(self, home, rules, localname="mx.peers.test"):
+    def __init__(self, home, rules, localname="mx.peers.test", compiler=None):
+        """`compiler`: the rules compiler (default: ucspi-tcp's tcprules)."""
         self.tmp = tempfile.mkdtemp(prefix="ucspi-", dir=home.tmp)
         self.cdb = os.path.join(self.tmp, "rules.cdb")
-        p = subprocess.run([tool("tcprules"), self.cdb, self.cdb + ".tmp"], input=rules.encode(),
+        p = subprocess.run([compiler or tool("tcprules"), self.cdb, self.cdb + ".tmp"],
+                           input=rules.encode(),
                            capture_output=True, timeout=TIMEOUT)
         if p.returncode != 0:
             raise AssertionError("tcprules: " + p.stderr.decode(errors="replace"))

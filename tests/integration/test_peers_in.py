@@ -388,8 +388,8 @@ class UcspiTcpserver(unittest.TestCase):
     def tearDownClass(cls):
         cls.home.cleanup()
 
-    def server(self, rules):
-        s = peerlib.Ucspi(self.home, rules)
+    def server(self, rules, compiler=None):
+        s = peerlib.Ucspi(self.home, rules, compiler=compiler)
         self.addCleanup(s.stop)
         return s
 
@@ -442,6 +442,22 @@ class UcspiTcpserver(unittest.TestCase):
                  "30 deliveries; log:\n" + self.home.log()[-2000:])
         self.assertEqual(len(self.home.maildir(box)), 30)
         self.assertEqual(len(re.findall(r"tcpserver: ok ", srv.log())), 30)
+
+    def test_rules_compiled_by_qmail_tcprules(self):
+        """qmail-tcprules(8): its cdb works with tcpserver too. The first
+        variable of a rule is set (RELAYCLIENT lets the client relay) and
+        deny denies (the default rule here)."""
+        rules = '127.0.0.5:allow,RELAYCLIENT="",X="1"\n:deny\n'
+        srv = self.server(rules, compiler=self.home.bin("qmail-tcprules"))
+        code, out = self.swaks(srv, "friend@elsewhere.test")
+        self.assertEqual(code, 0, out)
+        self.assertIn("<-  250 2.1.5 ", out)
+        code, out = run([tool("swaks"), "--server", "127.0.0.1:%d" % srv.port,
+                         "--local-interface", "127.0.0.6", "--from", "a@b.test", "--to",
+                         "peer@example.test", "--timeout", "60"])
+        self.assertNotEqual(code, 0, out)
+        self.assertNotIn("220 ", out)
+        wait_for(lambda: "deny" in srv.log(), 30, "tcpserver's deny line")
 
     def test_denied_by_rules(self):
         srv = self.server("127.0.0.5:deny\n:allow\n")

@@ -130,7 +130,10 @@ Result<std::optional<Rule>> parse_line(std::string_view line) {
     vars += '\0';
     i += end + 1;
   }
-  rule.data = std::string(1, verdict) + vars;
+  // tcprules' records, each NUL-terminated: "D" for deny (none for
+  // allow), then "+NAME=value" per variable. tcpserver acts on each
+  // record's first byte.
+  rule.data = verdict == 'D' ? std::string("D\0", 2) + vars : vars;
   if (rule.data.size() > kMaxData) return Status::perm("rule too long");
   return std::optional<Rule>(std::move(rule));
 }
@@ -186,18 +189,27 @@ Status write_cdb(const std::vector<Rule>& rules, const std::string& cdb, const s
 
 Result<Decision> decode(std::string_view data) {
   Decision d;
-  if (data.empty()) return d;
   std::size_t i = 0;
-  if (data[0] == 'D' || data[0] == 'A') {
+  // Written by qmail-tcprules before session 11: a verdict letter first,
+  // not a record of its own ("A..." allow, "D" or "D+..." deny).
+  if (!data.empty() &&
+      (data[0] == 'A' || (data[0] == 'D' && (data.size() == 1 || data[1] != '\0')))) {
     d.allow = data[0] == 'A';
     i = 1;
   }
+  // tcprules' records, as tcpserver reads them: "D" denies, "+NAME=value"
+  // sets a variable, anything else is room to grow.
   while (i < data.size()) {
     std::size_t nul = data.find('\0', i);
     if (nul == std::string_view::npos) return Status::perm("bad rule data");
     std::string_view entry = data.substr(i, nul - i);
     i = nul + 1;
-    if (entry.empty() || entry[0] != '+') continue;  // room to grow, as ucspi-tcp skips
+    if (entry.empty()) continue;
+    if (entry[0] == 'D') {
+      d.allow = false;
+      continue;
+    }
+    if (entry[0] != '+') continue;
     entry.remove_prefix(1);
     std::size_t eq = entry.find('=');
     if (eq == std::string_view::npos || eq == 0) return Status::perm("bad rule data");

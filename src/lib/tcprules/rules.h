@@ -10,7 +10,10 @@
 // ",NAME=<d>value<d>" where <d> is any one character that quotes the value
 // (usually '"'): `127.:allow,RELAYCLIENT=""`.
 //
-// cdb data: 'A' (allow) or 'D' (deny), then "+NAME=value\0" per variable.
+// cdb data, as tcprules writes it: NUL-terminated records, "D" for deny
+// (nothing for allow), then "+NAME=value" per variable. The reader also
+// takes the format of earlier versions ('A' or 'D' first, no NUL after
+// it).
 #pragma once
 
 #include <cstddef>

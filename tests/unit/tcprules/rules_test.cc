@@ -19,24 +19,24 @@ TEST(RulesParse, Table) {
     std::vector<std::string> keys;
     std::string data;
   } cases[] = {
-      {"18.23.0.32:deny", {"18.23.0.32"}, "D"},
-      {"127.:allow,RELAYCLIENT=\"\"", {"127."}, "A+RELAYCLIENT=\0"s},
-      {":allow", {""}, "A"},
-      {"=host.example:deny", {"=host.example"}, "D"},
-      {"=.Example.COM:allow", {"=.example.com"}, "A"},
-      {"Joe@127.0.0.1:allow", {"Joe@127.0.0.1"}, "A"},
-      {"1.2.3.4-6:deny", {"1.2.3.4", "1.2.3.5", "1.2.3.6"}, "D"},
-      {"::1:allow,X=/a,b/,Y=\"\"", {"::1"}, "A+X=a,b\0+Y=\0"s},
-      {"2001:db8::dead:deny", {"2001:db8::dead"}, "D"},
-      {"fe80::a:allow", {"fe80::a"}, "A"},
-      {"10.0.0.1:X=\"1\"", {"10.0.0.1"}, "A+X=1\0"s},
-      {"10.0.0.1:", {"10.0.0.1"}, "A"},
-      {"1.2.3.4:deny,allow", {"1.2.3.4"}, "A"},
-      {"1.2.3.4:allow\r", {"1.2.3.4"}, "A"},
-      {"1.2.3.4:deny \t", {"1.2.3.4"}, "D"},
-      {"10.2-3.:deny", {"10.2.", "10.3."}, "D"},
-      {"10.0-1.7:deny", {"10.0.7", "10.1.7"}, "D"},
-      {"joe@1.2.3.4-5:allow", {"joe@1.2.3.4", "joe@1.2.3.5"}, "A"},
+      {"18.23.0.32:deny", {"18.23.0.32"}, "D\0"s},
+      {"127.:allow,RELAYCLIENT=\"\"", {"127."}, "+RELAYCLIENT=\0"s},
+      {":allow", {""}, ""},
+      {"=host.example:deny", {"=host.example"}, "D\0"s},
+      {"=.Example.COM:allow", {"=.example.com"}, ""},
+      {"Joe@127.0.0.1:allow", {"Joe@127.0.0.1"}, ""},
+      {"1.2.3.4-6:deny", {"1.2.3.4", "1.2.3.5", "1.2.3.6"}, "D\0"s},
+      {"::1:allow,X=/a,b/,Y=\"\"", {"::1"}, "+X=a,b\0+Y=\0"s},
+      {"2001:db8::dead:deny", {"2001:db8::dead"}, "D\0"s},
+      {"fe80::a:allow", {"fe80::a"}, ""},
+      {"10.0.0.1:X=\"1\"", {"10.0.0.1"}, "+X=1\0"s},
+      {"10.0.0.1:", {"10.0.0.1"}, ""},
+      {"1.2.3.4:deny,allow", {"1.2.3.4"}, ""},
+      {"1.2.3.4:allow\r", {"1.2.3.4"}, ""},
+      {"1.2.3.4:deny \t", {"1.2.3.4"}, "D\0"s},
+      {"10.2-3.:deny", {"10.2.", "10.3."}, "D\0"s},
+      {"10.0-1.7:deny", {"10.0.7", "10.1.7"}, "D\0"s},
+      {"joe@1.2.3.4-5:allow", {"joe@1.2.3.4", "joe@1.2.3.5"}, ""},
   };
   for (const auto& c : cases) {
     auto r = parse_line(c.line);
@@ -79,6 +79,48 @@ TEST(RulesDecode, Table) {
   EXPECT_EQ(d->env[1], (std::pair<std::string, std::string>("Y", "")));
   EXPECT_FALSE(decode("A+X=1").is_ok());
   EXPECT_FALSE(decode("A+X\0"s).is_ok());
+  // tcprules' own format (ucspi-tcp 0.88, byte for byte).
+  d = decode("");
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_TRUE(d->allow);
+  EXPECT_TRUE(d->env.empty());
+  d = decode("D\0"s);
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_FALSE(d->allow);
+  d = decode("D\0+X=1\0"s);
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_FALSE(d->allow);
+  ASSERT_EQ(d->env.size(), 1u);
+  d = decode("+WHO=a\0+B=\0"s);
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_TRUE(d->allow);
+  ASSERT_EQ(d->env.size(), 2u);
+  EXPECT_EQ(d->env[0], (std::pair<std::string, std::string>("WHO", "a")));
+  // The older qmail-tcprules format: "D+X=1\0" is a deny with X.
+  d = decode("D+X=1\0"s);
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_FALSE(d->allow);
+  ASSERT_EQ(d->env.size(), 1u);
+}
+
+TEST(RulesParse, WritesWhatTcprulesWrites) {
+  // The values ucspi-tcp's tcprules writes for the same lines.
+  struct Case {
+    std::string line, data;
+  } cases[] = {
+      {"127.0.0.3:deny", "D\0"s},
+      {"127.0.0.30:allow,WHO=\"a\",B=\"\"", "+WHO=a\0+B=\0"s},
+      {"127.:allow", ""},
+      {"10.:deny,X=\"1\"", "D\0+X=1\0"s},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_line(c.line);
+    ASSERT_TRUE(r.is_ok() && r->has_value()) << c.line;
+    EXPECT_EQ((*r)->data, c.data) << c.line;
+    auto d = decode((*r)->data);
+    ASSERT_TRUE(d.is_ok()) << c.line;
+    EXPECT_EQ(d->allow, c.data.rfind("D", 0) != 0) << c.line;
+  }
 }
 
 TEST(RulesKeys, Order) {
@@ -113,7 +155,7 @@ TEST_F(RulesCdb, FirstRuleWinsAndPrefixes) {
     std::string ip;
     bool allow;
     std::string env;
-  } cases[] = {{"1.2.3.4", true, "A"}, {"1.2.9.9", false, ""}, {"9.9.9.9", true, "D"}};
+  } cases[] = {{"1.2.3.4", true, ""}, {"1.2.9.9", false, ""}, {"9.9.9.9", true, "D"}};
   for (const auto& c : cases) {
     auto d = lookup(cdb, c.ip, "", "", false);
     ASSERT_TRUE(d.is_ok()) << d.status().message();
