@@ -454,6 +454,34 @@ class ListenerTest(unittest.TestCase):
         self.assertIsNone(read_until_end(c))
         c.close()
 
+    def test_banner_comes_before_the_rules(self):
+        """tcpserver(1) -B: the banner is written before the rules are
+        checked, so a denied client gets it too, then the close."""
+        cdb = self.rules(":deny\n")
+        srv = self.server(["-B", "hello there\r\n", "-x", cdb])
+        c = srv.connect()
+        f = c.makefile("rb")
+        self.assertEqual(f.read(), b"hello there\r\n")
+        f.close()
+        c.close()
+
+    def test_reused_smtpd_worker_logs_under_the_listeners_name(self):
+        """qmail-tcpsrv(8), -v: "qmail-tcpsrv: ok pid ..." for every
+        connection, also the ones a reused qmail-smtpd worker serves."""
+        cdb = self.rules("127.0.0.3:deny\n:allow\n")
+        srv = self.smtp_server(["-x", cdb, "-c", "1"])
+        for _ in range(3):
+            self.smtp(srv, ["QUIT"])
+        c = socket.create_connection((srv.host, srv.port), 20, source_address=("127.0.0.3", 0))
+        c.makefile("rb").read()
+        c.close()
+        self.wait_ends(srv, 4)
+        text = srv.text()
+        self.assertEqual(len(re.findall(r"^qmail-tcpsrv: ok \d+ ", text, re.M)), 3, text)
+        self.assertEqual(len(re.findall(r"^qmail-tcpsrv: deny \d+ ", text, re.M)), 1, text)
+        self.assertNotIn("qmail-smtpd: ok", text)
+        self.assertNotIn("qmail-smtpd: deny", text)
+
     def test_rules_range(self):
         self.rules("127.0.0.0-5:deny\n")
         srv = self.server(["-x", os.path.join(self.tmp, "rules.cdb")])

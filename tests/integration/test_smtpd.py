@@ -495,6 +495,10 @@ class Data(SmtpdTestCase):
         out, _, _ = self.smtpd(envelope(msg=b"Subject: x\r\n\r\n" + b"a" * 300 + b"\r\n"),
                                DATABYTES="1000")
         self.assertIn("250 2.0.0 ok", out)
+        # Set but empty is 0, no limit of its own, as qmail reads it.
+        out, _, _ = self.smtpd(envelope(msg=b"Subject: x\r\n\r\n" + b"a" * 300 + b"\r\n"),
+                               DATABYTES="")
+        self.assertIn("250 2.0.0 ok", out)
 
     def test_hops(self):
         def fields(n, field=b"Received"):

@@ -299,7 +299,13 @@ void child_signals() {
 // connection (exec does not return).
 int run_connection(const Options& opt, Fd conn, bool builtin) {
   child_signals();
+  // A worker's earlier connection ran qmail-smtpd's code under that name;
+  // this connection's lines are ours again (qmail-tcpsrv(8), -v).
+  log::set_program("qmail-tcpsrv");
   std::string pid = std::to_string(::getpid());
+  // tcpserver(1): the banner goes out before the name lookup, the ident
+  // lookup and the rules.
+  if (!opt.banner.empty() && !io::write_all(conn.get(), opt.banner).is_ok()) return 111;
 
   auto local = net::local_endpoint(conn.get());
   auto remote = net::peer_endpoint(conn.get());
@@ -365,7 +371,6 @@ int run_connection(const Options& opt, Fd conn, bool builtin) {
     return 111;
   }
   conn.reset();
-  if (!opt.banner.empty() && !io::write_all(1, opt.banner).is_ok()) return 111;
   std::vector<char*> argv;
   for (const std::string& a : opt.program) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

@@ -446,7 +446,8 @@ std::string received_line(std::string_view helo, std::string_view remotehost,
 Result<std::uint64_t> load_databytes() {
   std::uint64_t databytes;
   if (const char* env = std::getenv("DATABYTES")) {
-    auto n = str::parse_uint(env);
+    // Set but empty is 0, as qmail-smtpd reads it (tcprules' DATABYTES="").
+    auto n = env[0] == '\0' ? std::optional<std::uint64_t>(0) : str::parse_uint(env);
     if (!n) return Status::temp("bad $DATABYTES (#4.3.0)");
     databytes = *n;
   } else {
