@@ -212,6 +212,16 @@ class Basics(SmtpdTestCase):
         self.assertEqual(self.queued(), [])
 
 
+class DoubleBounceSender(SmtpdTestCase):
+    def test_double_bounce_sender_is_taken(self):
+        """qmail-send(8): a double bounce has envelope sender #@[]; a qmail
+        that sends one to us says MAIL FROM:<#@[]>."""
+        out, _, _ = self.smtpd(envelope(sender="#@[]") + b"QUIT\r\n")
+        self.assertIn("250 2.0.0 ok", out)
+        (sender, rcpts, _), = self.queued()
+        self.assertEqual(sender, "#@[]")
+
+
 class QueueErrors(SmtpdTestCase):
     def fake_qq(self, code):
         path = os.path.join(self.home.tmp, "qq%d" % code)

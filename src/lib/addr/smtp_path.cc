@@ -84,6 +84,9 @@ std::string EnvelopePath::address() const {
 
 std::string format_path(std::string_view address) {
   if (address.empty()) return "<>";
+  // qmail-send(8)'s double-bounce sender goes out as qmail sends it, so a
+  // next hop still knows it for one.
+  if (address == "#@[]") return "<#@[]>";
   // addresses(5): the domain is what follows the last '@'. An address
   // whose last '@' leaves an empty local part or no valid domain ("a@",
   // "@x", "a@b)": what <"a@">, <"@x"> and <"a@b)"> store) is all local
@@ -160,6 +163,13 @@ Result<ParsedPath> parse_path(std::string_view arg) {
     p.had_route = true;
     inner = inner.substr(colon + 1);
     if (inner.empty()) return Status::perm("bad source route");
+  }
+  // qmail-send(8)'s double-bounce sender, as qmail sends it ("[]" is no
+  // valid domain or literal, but qmail-smtpd takes it).
+  if (inner == "#@[]") {
+    p.local = "#";
+    p.domain = "[]";
+    return out;
   }
   // Local part.
   std::size_t k = 0;

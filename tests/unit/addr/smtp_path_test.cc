@@ -139,6 +139,7 @@ TEST(FormatPath, Forms) {
       {"@", "<\"@\">"},
       {"a@b)c", "<\"a@b)c\">"},
       {"j\xc3\xb6@\xc3\xbc.test", "<j\xc3\xb6@\xc3\xbc.test>"},
+      {"#@[]", "<#@[]>"},  // qmail-send(8): the double-bounce sender, as qmail sends it
   };
   for (const auto& c : cases) EXPECT_EQ(format_path(c.address), c.path) << c.address;
 }
@@ -150,7 +151,7 @@ TEST(FormatPath, RoundTrip) {
        {"<u@example.test>", "<\"a b\"@x.test>", "<\"a\\\"q\"@x.test>", "<\"a@b\"@x.test>",
         "<\"a\\\\b\"@x.test>", "<@r.test:\"x y\"@z.test>", "<\"\xc3\xa9 e\"@x.test>",
         "<Postmaster>", "<>", "<u@[IPv6:2001:db8::1]>", "<\"a.\"@x.test>", "<\"a@\">",
-        "<\"@x.test\">", "<\"@\">", "<\"@\"@x.test>", "<\"a@b\">", "\"aI@)b8:\""}) {
+        "<\"@x.test\">", "<\"@\">", "<\"@\"@x.test>", "<\"a@b\">", "\"aI@)b8:\"", "<#@[]>"}) {
     auto p = parse_path(arg);
     ASSERT_TRUE(p.is_ok()) << arg;
     std::string a = p->path.address();
