@@ -16,6 +16,9 @@ std::string bounce_paragraph(std::string_view recipient, std::string_view report
   for (char c : report)
     if (c != '\0') out += c;
   if (out.back() != '\n') out += '\n';
+  // QSBMF: a paragraph is non-blank lines and then one blank line; empty
+  // lines that end the report say nothing (qmail kept them).
+  while (out.size() > 2 && out.ends_with("\n\n")) out.pop_back();
   // As qmail-send: the second newline of every pair but the last newline
   // becomes "/", so that in QSBMF only the paragraph's end is an empty line.
   for (std::size_t i = out.size() - 2; i > 0; --i)

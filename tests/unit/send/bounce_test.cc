@@ -20,6 +20,11 @@ TEST(Bounce, Paragraph) {
             "<a@b>:\nNo such user. (#5.1.1)\n\n");
   EXPECT_EQ(bounce_paragraph("a@b", "no newline"), "<a@b>:\nno newline\n\n");
   EXPECT_EQ(bounce_paragraph("a@b", std::string("x\0y", 3)), "<a@b>:\nxy\n\n");
+  // QSBMF: an empty line inside the report becomes "/", and empty lines at
+  // its end go: the paragraph ends in exactly one blank line.
+  EXPECT_EQ(bounce_paragraph("a@b", "line1\n\nline3\n\n"), "<a@b>:\nline1\n/line3\n\n");
+  EXPECT_EQ(bounce_paragraph("a@b", "x\n\n\n\n"), "<a@b>:\nx\n\n");
+  EXPECT_EQ(bounce_paragraph("a@b", ""), "<a@b>:\n\n");
 }
 
 TEST(Bounce, SingleBounceIsQsbmf) {
