@@ -512,24 +512,25 @@ class TcprulesTest(unittest.TestCase):
                          ":allow\n")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(cdb_records(self.cdb), [
-            (b"joe@127.0.0.1", b"A"), (b"18.23.0.32", b"D"),
-            (b"1.2.3.37", b"D"), (b"1.2.3.38", b"D"), (b"1.2.3.39", b"D"), (b"1.2.3.40", b"D"),
-            (b"=host.example", b"A"), (b"=.heaven.af.mil", b"D"),
-            (b"127.", b'A+RELAYCLIENT=\0+X=a"b\0'), (b"", b"A")])
+            # tcprules' values: "D\0" denies, an allow has only its variables.
+            (b"joe@127.0.0.1", b""), (b"18.23.0.32", b"D\0"),
+            (b"1.2.3.37", b"D\0"), (b"1.2.3.38", b"D\0"), (b"1.2.3.39", b"D\0"),
+            (b"1.2.3.40", b"D\0"), (b"=host.example", b""), (b"=.heaven.af.mil", b"D\0"),
+            (b"127.", b'+RELAYCLIENT=\0+X=a"b\0'), (b"", b"")])
 
     def test_range_in_a_prefix(self):
         # deviation: tcprules(1) "treats 10.2-3.:ins as an abbreviation for
         # 10.2.:ins and 10.3.:ins"; the range was kept as text.
         p = self.compile("10.2-3.:deny\n")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(cdb_records(self.cdb), [(b"10.2.", b"D"), (b"10.3.", b"D")])
+        self.assertEqual(cdb_records(self.cdb), [(b"10.2.", b"D\0"), (b"10.3.", b"D\0")])
 
     def test_trailing_white_space_ignored(self):
         # deviation: a rule with trailing blanks, or a line of blanks, was
         # an error; tcprules ignores them.
         p = self.compile("1.2.3.4:deny \t\n   \n5.6.7.8:allow\n")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(cdb_records(self.cdb), [(b"1.2.3.4", b"D"), (b"5.6.7.8", b"A")])
+        self.assertEqual(cdb_records(self.cdb), [(b"1.2.3.4", b"D\0"), (b"5.6.7.8", b"")])
 
     def test_bad_input_leaves_the_cdb_alone(self):
         self.assertEqual(self.compile("1.2.3.4:deny\n").returncode, 0)
