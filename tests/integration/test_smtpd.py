@@ -254,11 +254,24 @@ class QueueErrors(SmtpdTestCase):
                            ("Dno code here", "554 5.0.0 no code here"),
                            # Nothing usable on descriptor 6: a temporary problem.
                            ("", "451 4.3.0 qq temporary problem (#4.3.0)"),
-                           ("Xodd", "451 4.3.0 qq temporary problem (#4.3.0)")]:
+                           ("Xodd", "451 4.3.0 qq temporary problem (#4.3.0)"),
+                           # Its code is used only when it is one of the reply's class.
+                           ("Dhi (#2.0.0)", "554 5.0.0 hi (#2.0.0)"),
+                           # Printable ASCII only, and a line of bounded length.
+                           ("Dcaf\u00e9 " + "x" * 600, "554 5.0.0 caf?? " + "x" * 394)]:
             qq = self.custom_qq("qq82", text)
             out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", QMAILQUEUE=qq)
             self.assertIn(want + "\r\n", out)
             self.assertNotIn("250 2.0.0 ok", out)
+        # A program that writes more than the pipe holds is not waited for
+        # forever: its writes fail, and it exits.
+        qq = os.path.join(self.home.tmp, "qqbig")
+        with open(qq, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\nhead -c 1000000 /dev/zero | tr '\\0' x >&6\n"
+                    "exit 82\n")
+        os.chmod(qq, 0o755)
+        out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", timeout=60, QMAILQUEUE=qq)
+        self.assertIn("451 4.3.0 qq temporary problem (#4.3.0)\r\n", out)
         # Descriptor 6 is only read for 82.
         qq = self.custom_qq("qq31", "Dignored", 31)
         out, _, _ = self.smtpd(envelope() + b"QUIT\r\n", QMAILQUEUE=qq)

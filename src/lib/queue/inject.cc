@@ -232,12 +232,16 @@ Result<Submission> Submission::start() {
   if (::pipe2(ep, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
   Fd env_r(ep[0]), env_w(ep[1]);
   // qmail-queue(8), exit 82: a program offering its interface may write
-  // its own reason to descriptor 6. Read only after it exited, so never
-  // blocking.
+  // its own reason to descriptor 6. Read only after it exited; both ends
+  // non-blocking, so a program that writes more than the pipe holds gets
+  // EAGAIN instead of waiting for us while we wait for it. Without the
+  // pipe it runs without descriptor 6 (its 82 is then a temporary error).
   int xp[2];
-  if (::pipe2(xp, O_CLOEXEC) != 0) return Status::temp_errno("unable to create pipe");
-  Fd err_r(xp[0]), err_w(xp[1]);
-  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  Fd err_r, err_w;
+  if (::pipe2(xp, O_CLOEXEC | O_NONBLOCK) == 0) {
+    err_r.reset(xp[0]);
+    err_w.reset(xp[1]);
+  }
 
   pid_t pid = builtin ? -1 : spawn_queue(prog.c_str(), msg_r.get(), env_r.get(), err_w.get());
   if (pid < 0) {
@@ -454,13 +458,15 @@ Result<int> Submission::finish(std::string_view sender,
 
 Submission::Refusal Submission::refusal(int code) const {
   if (code == queue_exit::kCustomError) {
-    // One line, without control characters: it becomes a reply line.
+    // One short line of printable ASCII: it becomes a reply line (RFC
+    // 5321 4.5.3.1.5: a reply line is at most 512 octets).
+    constexpr std::size_t kMaxText = 400;
     std::string_view text(custom_error_);
     text = text.substr(0, text.find_first_of("\r\n"));
     if (text.size() > 1 && (text[0] == 'D' || text[0] == 'Z')) {
-      std::string clean(text.substr(1));
+      std::string clean(text.substr(1, kMaxText));
       for (char& c : clean)
-        if (static_cast<unsigned char>(c) < 32 || c == 127) c = '?';
+        if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) >= 127) c = '?';
       return {text[0] == 'D', clean};
     }
   }

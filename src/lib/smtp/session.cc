@@ -416,7 +416,19 @@ std::string format_reply(int code, std::string_view text, bool enhanced) {
     std::size_t e = text.find(')', h);
     if (e != std::string_view::npos) esc.assign(text.substr(h + 2, e - h - 2));
   }
-  if (esc.empty()) esc = std::to_string(code / 100) + ".0.0";
+  // RFC 3463: class.subject.detail, the class the reply's own (text from
+  // elsewhere, e.g. a $QMAILQUEUE program's, may say anything).
+  auto valid = [code](std::string_view c) {
+    if (c.size() < 5 || c[0] != static_cast<char>('0' + code / 100) || c[1] != '.') return false;
+    std::size_t dot = c.find('.', 2);
+    if (dot == std::string_view::npos || dot == 2 || dot > 5 || dot + 1 == c.size() ||
+        c.size() - dot - 1 > 3)
+      return false;
+    for (std::size_t i = 2; i < c.size(); ++i)
+      if (i != dot && (c[i] < '0' || c[i] > '9')) return false;
+    return true;
+  };
+  if (!valid(esc)) esc = std::to_string(code / 100) + ".0.0";
   std::string out;
   std::vector<std::string_view> lines = str::split(text, '\n');
   for (std::size_t i = 0; i < lines.size(); ++i) {

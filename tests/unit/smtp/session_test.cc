@@ -17,6 +17,16 @@ TEST(Reply, Format) {
             "554 5.3.0 mail server permanently rejected message (#5.3.0)\r\n");
   EXPECT_EQ(format_reply(451, "no code"), "451 4.0.0 no code\r\n");
   EXPECT_EQ(format_reply(250, "a\nb", false), "250-a\r\n250 b\r\n");
+  // The code in the text is used only when it is one (RFC 3463) of the
+  // reply's own class.
+  EXPECT_EQ(format_reply(451, "later (#4.3.5)"), "451 4.3.5 later (#4.3.5)\r\n");
+  EXPECT_EQ(format_reply(554, "x (#5.123.456)"), "554 5.123.456 x (#5.123.456)\r\n");
+  EXPECT_EQ(format_reply(554, "hi (#2.0.0)"), "554 5.0.0 hi (#2.0.0)\r\n");
+  EXPECT_EQ(format_reply(451, "x (#5.7.1)"), "451 4.0.0 x (#5.7.1)\r\n");
+  EXPECT_EQ(format_reply(554, "x (#5.a.1)"), "554 5.0.0 x (#5.a.1)\r\n");
+  EXPECT_EQ(format_reply(554, "x (#5.1)"), "554 5.0.0 x (#5.1)\r\n");
+  EXPECT_EQ(format_reply(554, "x (#5.1.1234)"), "554 5.0.0 x (#5.1.1234)\r\n");
+  EXPECT_EQ(format_reply(554, "x (#5.1.)"), "554 5.0.0 x (#5.1.)\r\n");
 }
 
 TEST(Received, QmailShape) {
