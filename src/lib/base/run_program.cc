@@ -1,5 +1,9 @@
 #include "base/run_program.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <exception>
 
@@ -7,7 +11,6 @@
 #include "base/log.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <unistd.h>
 // Sanitizer builds only: LeakSanitizer cannot stop the threads of a setuid
 // (non-dumpable) process, such as qmail-queue in a root home, and cannot
 // read its options there either; the rest of ASan still checks it.
@@ -20,6 +23,14 @@ namespace qmail {
 
 namespace {
 void common_setup(const char* name) {
+  // A program started with descriptor 0, 1 or 2 closed would hand that
+  // number to the next file it opens, and then read its input from it or
+  // write its log lines into it: those get /dev/null instead.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int n = ::open("/dev/null", O_RDWR);
+    if (n >= 0 && n != fd) ::close(n);  // cannot happen: the lowest is taken
+  }
   log::set_program(name);
   // A closed pipe is a write error we report, not a silent death.
   ::signal(SIGPIPE, SIG_IGN);
