@@ -26,11 +26,9 @@ void common_setup(const char* name) {
   // A program started with descriptor 0, 1 or 2 closed would hand that
   // number to the next file it opens, and then read its input from it or
   // write its log lines into it: those get /dev/null instead.
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    int n = ::open("/dev/null", O_RDWR);
-    if (n >= 0 && n != fd) ::close(n);  // cannot happen: the lowest is taken
-  }
+  // (open takes the lowest free number: the lower ones are open by then.)
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)::open("/dev/null", O_RDWR);
   log::set_program(name);
   // A closed pipe is a write error we report, not a silent death.
   ::signal(SIGPIPE, SIG_IGN);

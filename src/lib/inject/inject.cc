@@ -513,9 +513,7 @@ class Sink {
     if (!sub_) return out_.flush();
     QMAIL_ASSIGN_OR_RETURN(int code, sub_->finish(p.sender, p.recipients));
     if (code == queue_exit::kOk) return Status::ok();
-    auto no = sub_->refusal(code);
-    std::string why = "qmail-queue failed: " + no.text;
-    return no.perm ? Status::perm(why) : Status::temp(why);
+    return sub_->refusal(code).status("qmail-queue failed: ");
   }
 
  private:

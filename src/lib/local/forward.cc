@@ -30,9 +30,7 @@ Result<long> forward(int msgfd, std::string_view prefix, std::string_view sender
     return Status::temp("Unable to forward message: " + code.status().message() + " (#4.3.0)");
   }
   if (*code == queue_exit::kOk) return qp;
-  auto no = qq.refusal(*code);
-  std::string why = "Unable to forward message: " + no.text;
-  return no.perm ? Status::perm(why) : Status::temp(why);
+  return qq.refusal(*code).status("Unable to forward message: ");
 }
 
 }  // namespace qmail::local

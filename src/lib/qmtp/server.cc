@@ -59,18 +59,18 @@ struct Incoming {
       return failure.empty() ? "Zqq temporary problem (#4.3.0)" : failure;
     pid_t qp = sub->pid();  // qmail-log(5) "qp": gone after finish()
     auto code = sub->finish(sender, rcpts);
+    std::string response;
     if (!code.is_ok()) {
-      sub.reset();
       log::warn(code.status().message());
-      return "Zqq temporary problem (#4.3.0)";
+      response = "Zqq temporary problem (#4.3.0)";
+    } else if (*code == 0) {
+      response = "Kok " + std::to_string(std::time(nullptr)) + " qp " + std::to_string(qp);
+    } else {
+      auto no = sub->refusal(*code);
+      response = (no.perm ? "D" : "Z") + no.text;
     }
-    if (*code == 0) {
-      sub.reset();
-      return "Kok " + std::to_string(std::time(nullptr)) + " qp " + std::to_string(qp);
-    }
-    auto no = sub->refusal(*code);
     sub.reset();
-    return (no.perm ? "D" : "Z") + no.text;
+    return response;
   }
 };
 

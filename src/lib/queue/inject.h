@@ -85,6 +85,11 @@ class Submission {
   struct Refusal {
     bool perm;
     std::string text;
+    // The refusal as an error: `prefix` + text, permanent or temporary.
+    Status status(std::string_view prefix) const {
+      std::string why = std::string(prefix) + text;
+      return perm ? Status::perm(why) : Status::temp(why);
+    }
   };
   Refusal refusal(int code) const;
   // qmail-queue's pid while it runs (-1 after finish): qmail-log(5)'s "qp".

@@ -199,13 +199,20 @@ class Send {
   std::size_t fresh_limit(int c) const {
     return std::max(kFreshMin, kFreshPerSlot * static_cast<std::size_t>(conc_[c]));
   }
-  // A channel on hold (concurrency 0) is never full: its new messages are
-  // preprocessed and wait on disk (process_todo).
-  bool full(int c) const { return conc_[c] > 0 && fresh_[c] >= fresh_limit(c); }
+  // How many more new messages channel `c` takes. A channel on hold
+  // (concurrency 0) is never full: its new messages are preprocessed and
+  // wait on disk (process_todo).
+  std::size_t room(int c) const {
+    if (conc_[c] == 0) return SIZE_MAX;
+    return fresh_[c] >= fresh_limit(c) ? 0 : fresh_limit(c) - fresh_[c];
+  }
+  bool full(int c) const { return room(c) == 0; }
   // A message that needs both channels is taken while one of them has
   // room, up to twice the bound on the other (process_todo).
   bool overfull(int c) const { return conc_[c] > 0 && fresh_[c] >= 2 * fresh_limit(c); }
   void mark_fresh(Msg& m);
+  // Its channel `c`, or both, no longer fresh.
+  void unfresh(Msg& m, int c);
   void unfresh(Msg& m);
   // Whether a slice of new mail can be taken now (parked or from todo_).
   bool can_take() const;
@@ -546,12 +553,14 @@ void Send::mark_fresh(Msg& m) {
   }
 }
 
+void Send::unfresh(Msg& m, int c) {
+  if (!m.ch[c].fresh) return;
+  m.ch[c].fresh = false;
+  --fresh_[c];
+}
+
 void Send::unfresh(Msg& m) {
-  for (int c = 0; c < 2; ++c) {
-    if (!m.ch[c].fresh) continue;
-    m.ch[c].fresh = false;
-    --fresh_[c];
-  }
+  for (int c = 0; c < 2; ++c) unfresh(m, c);
 }
 
 bool Send::can_take() const {
@@ -566,13 +575,10 @@ bool Send::can_take() const {
 std::vector<std::uint64_t> Send::take_slice(std::size_t* n_parked) {
   std::vector<std::uint64_t> slice;
   for (int c = 0; c < 2; ++c) {
-    std::size_t room = conc_[c] == 0                 ? SIZE_MAX
-                       : fresh_[c] >= fresh_limit(c) ? 0
-                                                     : fresh_limit(c) - fresh_[c];
-    while (slice.size() < kTodoSlice && room > 0 && !parked_[c].empty()) {
+    for (std::size_t left = room(c); slice.size() < kTodoSlice && left > 0 && !parked_[c].empty();
+         --left) {
       slice.push_back(parked_[c].front());
       parked_[c].pop_front();
-      --room;
     }
   }
   *n_parked = slice.size();
@@ -968,11 +974,8 @@ void Send::dispatch(int c) {
     waiting_at_[c].erase(id);
     auto it = msgs_.find(id);
     if (it == msgs_.end()) continue;
+    unfresh(it->second, c);
     Chan& ch = it->second.ch[c];
-    if (ch.fresh) {
-      ch.fresh = false;
-      --fresh_[c];
-    }
     ch.in_round = true;
     ch.deferred = false;
     for (auto& r : ch.rcpts) r.tried = false;
